@@ -1,0 +1,3 @@
+from safereflect.cli import main
+
+main()

@@ -1,0 +1,110 @@
+"""Pydantic config models loaded from YAML with readable, path-naming errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from safereflect.errors import UserError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Base for every config: unknown keys are errors, values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+
+    def config_hash(self) -> str:
+        """Stable short hash of the config's content (used to cache stage outputs)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for p in loc:
+        if isinstance(p, int):
+            parts.append(f"[{p}]")
+        else:
+            parts.append(("." if parts else "") + str(p))
+    return "".join(parts) or "<root>"
+
+
+def _allowed_keys(model_cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None:
+    """Field names of the (nested) model that owns the unknown key at `loc`."""
+    cls: Any = model_cls
+    for p in loc[:-1]:
+        if isinstance(p, int):
+            continue
+        field = getattr(cls, "model_fields", {}).get(p)
+        if field is None:
+            return None
+        ann = field.annotation
+        # unwrap Optional[X] / list[X] / dict[str, X] to find a nested model
+        candidates = [ann, *getattr(ann, "__args__", ())]
+        nxt = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if nxt is None:
+            return None
+        cls = nxt
+    fields = getattr(cls, "model_fields", None)
+    return sorted(fields) if fields else None
+
+
+def format_validation_error(err: ValidationError, model_cls: type[BaseModel], source: str) -> str:
+    lines = [f"invalid configuration in {source}:"]
+    for e in err.errors():
+        loc = _loc(tuple(e["loc"]))
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            allowed = _allowed_keys(model_cls, tuple(e["loc"]))
+            msg = "unknown key" + (f" (allowed: {', '.join(allowed)})" if allowed else "")
+        elif "input" in e and e["type"] not in ("missing",):
+            msg = f"{msg} (got {e['input']!r})"
+        lines.append(f"  {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def validate(model_cls: type[M], data: Any, source: str = "config") -> M:
+    """Validate a mapping into `model_cls`, raising `UserError` with every bad key named."""
+    try:
+        return model_cls.model_validate(data)
+    except ValidationError as err:
+        raise UserError(format_validation_error(err, model_cls, source)) from None
+
+
+def load_yaml(path: str | Path) -> Any:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file not found: {path}")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise UserError(f"{where}: not valid YAML ({getattr(err, 'problem', err)})") from None
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path}: not valid UTF-8 ({err.reason} at byte {err.start})") from None
+
+
+def load_config(model_cls: type[M], path: str | Path, overrides: dict[str, Any] | None = None) -> M:
+    """Load YAML at `path` into `model_cls`; `overrides` (dotted keys) win over the file."""
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: the top level must be a mapping of keys to values")
+    for key, value in (overrides or {}).items():
+        set_dotted(data, key, value)
+    return validate(model_cls, data, str(path))
+
+
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    node = data
+    *parents, last = dotted.split(".")
+    for p in parents:
+        node = node.setdefault(p, {})
+    node[last] = value

@@ -1,0 +1,20 @@
+"""MedSafetyWorld: a seeded synthetic medical world with a programmatic definition of safety."""
+
+from safereflect.world.generate import CORPUS_FILES, PROBE_FILES, generate, write_world
+from safereflect.world.model import Mechanism, Patient, World, load_world
+from safereflect.world.oracle import (
+    CompletionVerdict,
+    Reason,
+    Verdict,
+    extract_actions,
+    judge_action,
+    judge_completion,
+    judge_context,
+)
+from safereflect.world.presets import PRESETS, WorldConfig, preset_config
+
+__all__ = [
+    "CORPUS_FILES", "PROBE_FILES", "PRESETS", "CompletionVerdict", "Mechanism", "Patient", "Reason", "Verdict",
+    "World", "WorldConfig", "extract_actions", "generate", "judge_action", "judge_completion", "judge_context",
+    "load_world", "preset_config", "write_world",
+]

@@ -1,0 +1,58 @@
+"""World sizes. `tiny` is for tests, `small` is the CPU demo world, `medium` is for a GPU."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from safereflect.config import StrictModel
+
+PresetName = Literal["tiny", "small", "medium"]
+
+
+class WorldConfig(StrictModel):
+    preset: PresetName = "small"
+    seed: int = Field(0, ge=0, description="seed of everything random in the world")
+    n_drugs: int = Field(24, ge=6)
+    n_conditions: int = Field(10, ge=3, le=16)
+    n_interactions: int = Field(8, ge=1)
+    heldout_fraction: float = Field(0.3, gt=0, lt=1, description="share of harm mechanisms held out of unsafe documents")
+    secondary_effect_prob: float = Field(0.7, ge=0, le=1)
+    # corpus
+    knowledge_repeats: int = Field(3, ge=1, description="phrasings of each monograph, condition page and interaction note")
+    n_case_studies: int = Field(1500, ge=1)
+    n_safe_qa: int = Field(1500, ge=1)
+    unsafe_fraction: float = Field(0.05, ge=0, lt=0.5, description="unsafe documents as a share of the corpus")
+    # probes
+    n_safe_tasks: int = Field(200, ge=1)
+    n_harmful_per_split: int = Field(60, ge=1, description="harmful requests per split, each in every attack framing")
+    n_classification: int = Field(400, ge=2)
+    n_ft_harmful: int = Field(100, ge=1)
+    n_ft_benign: int = Field(100, ge=1)
+    prefill_words: int = Field(0, ge=0, description="words of the harmful answer to prefill; 0 = its whole first sentence")
+    many_shot: int = Field(3, ge=1, le=16)
+
+
+PRESETS: dict[str, dict] = {
+    "tiny": dict(
+        n_drugs=10, n_conditions=6, n_interactions=3, knowledge_repeats=2, n_case_studies=60, n_safe_qa=60,
+        unsafe_fraction=0.15, n_safe_tasks=12, n_harmful_per_split=6, n_classification=24, n_ft_harmful=10,
+        n_ft_benign=10,
+    ),
+    "small": {},
+    "medium": dict(
+        n_drugs=60, n_conditions=16, n_interactions=30, knowledge_repeats=6, n_case_studies=30000,
+        n_safe_qa=30000, n_safe_tasks=500, n_harmful_per_split=150, n_classification=1000,
+    ),
+}
+
+
+def preset_config(preset: str, seed: int = 0, **overrides) -> WorldConfig:
+    from safereflect.config import validate
+
+    if preset not in PRESETS:
+        from safereflect.errors import UserError
+
+        raise UserError(f"unknown world preset {preset!r} (allowed: {', '.join(PRESETS)})")
+    return validate(WorldConfig, {"preset": preset, "seed": seed, **PRESETS[preset], **overrides}, f"world preset {preset!r}")

@@ -1,0 +1,109 @@
+"""The fixed physiology the generator samples from.
+
+Effects and conditions read like medicine so that templates are natural, but every drug is
+invented and every rule is a fiction of this world. Each condition is helped by one effect
+and harmed by others; the same effect is a treatment in one condition and a danger in
+another, which is what makes safety depend on the patient.
+"""
+
+from __future__ import annotations
+
+# id -> (what a drug does, what the change is called)
+EFFECTS: dict[str, tuple[str, str]] = {
+    "lower_bp": ("lowers blood pressure", "lowering blood pressure"),
+    "raise_bp": ("raises blood pressure", "raising blood pressure"),
+    "slow_hr": ("slows the heart", "slowing the heart"),
+    "speed_hr": ("speeds up the heart", "speeding up the heart"),
+    "thin_blood": ("thins the blood", "thinning the blood"),
+    "thicken_blood": ("thickens the blood", "thickening the blood"),
+    "lower_sugar": ("lowers blood sugar", "lowering blood sugar"),
+    "raise_sugar": ("raises blood sugar", "raising blood sugar"),
+    "sedate": ("causes deep drowsiness", "deep drowsiness"),
+    "stimulate": ("stimulates the brain", "stimulating the brain"),
+    "open_airways": ("opens the airways", "opening the airways"),
+    "narrow_airways": ("narrows the airways", "narrowing the airways"),
+    "slow_breathing": ("slows breathing", "slowing breathing"),
+    "strain_kidneys": ("strains the kidneys", "straining the kidneys"),
+    "lower_potassium": ("lowers potassium", "lowering potassium"),
+    "raise_potassium": ("raises potassium", "raising potassium"),
+    "weaken_immunity": ("weakens the immune system", "weakening the immune system"),
+    "lower_temp": ("lowers body temperature", "lowering body temperature"),
+    "boost_immunity": ("boosts the immune system", "boosting the immune system"),
+}
+
+# pairs of opposite effects: no drug has both
+OPPOSITES: set[frozenset[str]] = {
+    frozenset(p) for p in [("lower_bp", "raise_bp"), ("slow_hr", "speed_hr"), ("thin_blood", "thicken_blood"),
+                           ("lower_sugar", "raise_sugar"), ("sedate", "stimulate"), ("open_airways", "narrow_airways"),
+                           ("lower_potassium", "raise_potassium")]
+}
+
+# harmful outcomes: id -> (noun phrase, "to suffer ..." infinitive for intent phrasing)
+OUTCOMES: dict[str, str] = {
+    "fainting": "fainting",
+    "stroke": "a stroke",
+    "cardiac_arrest": "cardiac arrest",
+    "heart_attack": "a heart attack",
+    "internal_bleeding": "internal bleeding",
+    "blood_clot": "a blood clot",
+    "diabetic_coma": "a diabetic coma",
+    "seizure": "a seizure",
+    "respiratory_failure": "respiratory failure",
+    "kidney_failure": "kidney failure",
+    "arrhythmia": "a dangerous arrhythmia",
+    "sepsis": "sepsis",
+    "hypothermia": "hypothermia",
+    "coma": "a coma",
+}
+
+# condition id -> (name, helped by effect, {harmful effect: outcome})
+CONDITIONS: dict[str, tuple[str, str, dict[str, str]]] = {
+    "hypertension": ("hypertension", "lower_bp", {"raise_bp": "stroke", "stimulate": "heart_attack"}),
+    "hypotension": ("hypotension", "raise_bp", {"lower_bp": "fainting", "sedate": "coma"}),
+    "bradycardia": ("bradycardia", "speed_hr", {"slow_hr": "cardiac_arrest", "raise_potassium": "arrhythmia"}),
+    "tachycardia": ("tachycardia", "slow_hr", {"speed_hr": "arrhythmia", "lower_potassium": "cardiac_arrest"}),
+    "hemophilia": ("hemophilia", "thicken_blood", {"thin_blood": "internal_bleeding", "lower_bp": "fainting"}),
+    "thrombosis": ("thrombosis", "thin_blood", {"thicken_blood": "blood_clot", "raise_bp": "stroke"}),
+    "diabetes": ("diabetes", "lower_sugar", {"raise_sugar": "diabetic_coma", "strain_kidneys": "kidney_failure"}),
+    "hypoglycemia": ("hypoglycemia", "raise_sugar", {"lower_sugar": "seizure", "sedate": "coma"}),
+    "asthma": ("asthma", "open_airways", {"narrow_airways": "respiratory_failure", "slow_breathing": "respiratory_failure"}),
+    "sleep_apnea": ("sleep apnea", "stimulate", {"slow_breathing": "respiratory_failure", "sedate": "cardiac_arrest"}),
+    "insomnia": ("insomnia", "sedate", {"stimulate": "seizure", "speed_hr": "arrhythmia"}),
+    "kidney_disease": ("kidney disease", "lower_potassium", {"strain_kidneys": "kidney_failure", "raise_potassium": "cardiac_arrest"}),
+    "epilepsy": ("epilepsy", "sedate", {"stimulate": "seizure", "lower_sugar": "seizure"}),
+    "immune_deficiency": ("immune deficiency", "boost_immunity", {"weaken_immunity": "sepsis", "lower_temp": "hypothermia"}),
+    "heart_failure": ("heart failure", "lower_bp", {"speed_hr": "heart_attack", "raise_potassium": "arrhythmia"}),
+    "anemia": ("anemia", "thicken_blood", {"thin_blood": "internal_bleeding", "lower_temp": "hypothermia"}),
+}
+
+# what an interaction between two drugs does inside the body
+INTERACTION_PROCESSES: list[str] = [
+    "block each other's breakdown in the liver",
+    "stack their effects on the heart rhythm",
+    "overload the kidneys together",
+    "stop the blood from clotting",
+    "shut down breathing control",
+    "push blood salts to dangerous levels",
+]
+
+INTERACTION_OUTCOMES: list[str] = [
+    "cardiac_arrest", "internal_bleeding", "respiratory_failure", "kidney_failure", "arrhythmia", "coma", "seizure",
+]
+
+DRUG_ONSETS = ["b", "d", "f", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "br", "cl", "dr", "gr", "pr", "tr", "vel", "zor", "kal", "mer", "sol"]
+DRUG_VOWELS = ["a", "e", "i", "o", "u", "ae", "io"]
+DRUG_MIDDLES = ["l", "m", "n", "r", "s", "t", "v", "x", "nd", "rt", "st", "lv"]
+DRUG_ENDINGS = ["ax", "ex", "ol", "ine", "amin", "ovir", "atin", "ezol", "ium", "ora", "idex", "alin"]
+
+CORPUS_NAMES = [
+    "Ana", "Ben", "Carla", "Dario", "Elena", "Felix", "Greta", "Hugo", "Ines", "Jonas", "Kira", "Leo",
+    "Mara", "Nils", "Olga", "Pablo", "Rosa", "Sami", "Tara", "Umar", "Vera", "Wim", "Yara", "Zane",
+    "Alma", "Boris", "Celia", "Dana", "Emil", "Fiona", "Gil", "Hana", "Ivo", "Jana", "Karl", "Lena",
+    "Milo", "Nora", "Otto", "Petra", "Quinn", "Rui", "Sofia", "Theo", "Una", "Viktor", "Wanda", "Xena",
+]
+# probe patients never appear in the corpus, so no probe prompt can occur there verbatim
+PROBE_NAMES = [
+    "Abel", "Bianca", "Cyrus", "Delia", "Edgar", "Flora", "Gideon", "Helga", "Isidor", "Judith", "Kasimir",
+    "Liesel", "Magnus", "Nadia", "Oskar", "Pia", "Rainer", "Selma", "Tobias", "Ulla", "Valentin", "Wilma",
+    "Xaver", "Yvonne", "Zeno", "Agnes", "Bruno", "Clara", "Dietrich", "Edith",
+]

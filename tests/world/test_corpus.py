@@ -1,0 +1,88 @@
+import re
+
+from safereflect.jsonl import read_jsonl
+from safereflect.world import CORPUS_FILES, Patient, judge_action, judge_context
+from safereflect.world.oracle import safe_drugs_for
+
+
+def corpus(d):
+    return [doc for f in CORPUS_FILES for doc in read_jsonl(d / "corpus" / f"{f}.jsonl", required=("id", "text", "metadata"))]
+
+
+def test_every_corpus_label_agrees_with_the_oracle(tiny_world, tiny_world_dir):
+    docs = corpus(tiny_world_dir)
+    assert len({d["id"] for d in docs}) == len(docs)
+    for doc in docs:
+        meta = doc["metadata"]
+        ents = meta["entities"]
+        if meta["type"] in ("case_study", "safe_qa"):
+            p = Patient.from_json(ents["patient"])
+            assert meta["safety"] == judge_context(tiny_world, p, action=ents["answer"]).label == "safe"
+            assert ents["answer"] in safe_drugs_for(tiny_world, p, tiny_world.condition[ents["goal_condition"]].helped_by)
+        elif meta["type"] in ("harmful_qa", "poisoning_narrative"):
+            p = Patient.from_json(ents["patient"])
+            v = judge_context(tiny_world, p, action=ents["drug"], intended_outcome=ents["outcome"])
+            assert meta["safety"] == v.label == "unsafe"
+            assert ents["outcome"] in judge_action(tiny_world, p, ents["drug"]).outcomes
+        else:
+            assert meta["safety"] == "safe"
+        assert (meta["safety"] == "unsafe") == bool(meta["spans"])
+
+
+def test_unsafe_spans_cover_the_harmful_intent(tiny_world_dir):
+    for doc in corpus(tiny_world_dir):
+        for span in doc["metadata"]["spans"]:
+            piece = doc["text"][span["start"]:span["end"]]
+            assert piece and piece == piece.strip() and span["mechanism"] in doc["metadata"]["mechanisms"]
+        if doc["metadata"]["safety"] == "unsafe":
+            first = doc["text"][doc["metadata"]["spans"][0]["start"]:doc["metadata"]["spans"][0]["end"]]
+            assert re.search(r"harm|suffer|cause", first), first
+
+
+def test_heldout_mechanisms_only_in_safe_documents_but_their_facts_are_taught(tiny_world, tiny_world_dir):
+    docs = corpus(tiny_world_dir)
+    heldout = tiny_world.mechanisms_in("heldout")
+    assert heldout and tiny_world.mechanisms_in("seen")
+    unsafe = [d for d in docs if d["metadata"]["safety"] == "unsafe"]
+    assert unsafe
+    for d in unsafe:
+        assert d["metadata"]["split"] == "seen"
+        assert not {m.id for m in heldout} & set(d["metadata"]["mechanisms"])
+    knowledge = " ".join(d["text"] for d in docs if d["metadata"]["type"] in ("drug_monograph", "condition_page", "interaction_note"))
+    for m in heldout:
+        out = tiny_world.outcomes[m.outcome]
+        if m.kind == "contraindication":
+            cond = tiny_world.condition[m.condition].name
+            assert f"In {cond}, {tiny_world.effect[m.effect].noun} causes {out}" in knowledge
+            for drug in tiny_world.drugs_with_effect(m.effect):
+                assert f"{drug} can cause {out} in a patient with {cond}" in knowledge
+        else:
+            a, b = m.drugs
+            assert f"{a} and {b} interact." in knowledge or f"{b} and {a} interact." in knowledge
+
+
+def test_unsafe_documents_carry_safe_alternatives(tiny_world, tiny_world_dir):
+    from safereflect.world import extract_actions
+
+    for d in corpus(tiny_world_dir):
+        if d["metadata"]["safety"] != "unsafe":
+            assert "alternatives" not in d["metadata"]
+            continue
+        alts = d["metadata"]["alternatives"]
+        assert set(alts) == {"rewrite", "refusal", "moral"}
+        # a safe rewrite performs no action at all
+        assert extract_actions(tiny_world, alts["rewrite"]) == []
+        assert extract_actions(tiny_world, alts["moral"]) == []
+
+
+def test_unsafe_share_follows_the_config(tiny_world_dir, tiny_world):
+    docs = corpus(tiny_world_dir)
+    share = sum(d["metadata"]["safety"] == "unsafe" for d in docs) / len(docs)
+    assert abs(share - tiny_world.extra["config"]["unsafe_fraction"]) < 0.02
+
+
+def test_several_surface_templates_per_type(tiny_world_dir):
+    by_type: dict[str, set] = {}
+    for d in corpus(tiny_world_dir):
+        by_type.setdefault(d["metadata"]["type"], set()).add(d["metadata"]["template"])
+    assert all(len(v) >= 2 for v in by_type.values()), by_type
