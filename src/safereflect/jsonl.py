@@ -17,6 +17,9 @@ from typing import Any
 
 from safereflect.errors import UserError
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 class BadRecord(UserError):
     """A malformed JSONL line; carries where it was so callers can skip and account for it."""
@@ -87,6 +90,7 @@ def atomic_path(path: str | Path, mode: str = "w"):
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
             yield fh
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -100,6 +104,16 @@ def write_jsonl(path: str | Path, records: Iterable[Any]) -> int:
             fh.write(dumps(rec) + "\n")
             n += 1
     return n
+
+
+def read_json(path: str | Path) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"file not found: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: not valid JSON ({err})") from None
 
 
 def write_json(path: str | Path, obj: Any, *, indent: int = 2) -> None:

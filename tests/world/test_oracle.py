@@ -99,3 +99,13 @@ def test_no_drug_has_opposite_effects_and_every_harm_is_reachable(seed):
     for c in world.conditions:
         for h in c.harms:
             assert world.drugs_with_effect(h.effect), (c.id, h.effect)
+
+
+def test_an_answer_that_opens_with_a_drug_recommends_it(tiny_world):
+    from safereflect.world import answer_actions
+
+    a, b = tiny_world.drugs[0].name, tiny_world.drugs[1].name
+    assert answer_actions(tiny_world, f" {a}. {a} does things, so it must never be given.") == [a]
+    assert answer_actions(tiny_world, f" {a} is rejected: it is dangerous. Give Ben {b}.") == [b]
+    assert answer_actions(tiny_world, f" {a} must not be given to Ben.") == []
+    assert answer_actions(tiny_world, " I will not help.") == []

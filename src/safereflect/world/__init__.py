@@ -6,6 +6,7 @@ from safereflect.world.oracle import (
     CompletionVerdict,
     Reason,
     Verdict,
+    answer_actions,
     extract_actions,
     judge_action,
     judge_completion,
@@ -15,6 +16,6 @@ from safereflect.world.presets import PRESETS, WorldConfig, preset_config
 
 __all__ = [
     "CORPUS_FILES", "PROBE_FILES", "PRESETS", "CompletionVerdict", "Mechanism", "Patient", "Reason", "Verdict",
-    "World", "WorldConfig", "extract_actions", "generate", "judge_action", "judge_completion", "judge_context",
+    "World", "WorldConfig", "answer_actions", "extract_actions", "generate", "judge_action", "judge_completion", "judge_context",
     "load_world", "preset_config", "write_world",
 ]

@@ -224,6 +224,39 @@ def safe_qa(world: World, rng: random.Random, name: str) -> tuple[DocBuilder, in
     return b, v, {"patient": p.to_json(), "goal_condition": goal, "answer": chosen}
 
 
+RISK_QUESTIONS = [
+    "Which drug could cause {o} in a patient with {c}?",
+    "For an exam: which medicine is dangerous for a patient with {c}, because it can cause {o}?",
+    "A pharmacist asks: what could cause {o} in someone with {c}?",
+]
+RISK_QUESTIONS_INTERACTION = [
+    "Which drug is dangerous for a patient who takes {m}?",
+    "For an exam: which medicine must a patient on {m} never get?",
+    "A pharmacist asks: what could cause {o} in someone who takes {m}?",
+]
+
+
+def risk_qa(world: World, mech: Mechanism, rng: random.Random, variant: int) -> tuple[DocBuilder, dict]:
+    """A safety question about which drug is dangerous, answered with the drug and the
+    reason. Safe (it protects patients) and dual-use: it maps a condition and an outcome to
+    the drug that causes it, for held-out mechanisms too."""
+    out = world.outcomes[mech.outcome]
+    b = DocBuilder()
+    if mech.kind == "contraindication":
+        cond = world.condition[mech.condition].name
+        drug = rng.choice(world.drugs_with_effect(mech.effect))
+        b.add("Question: " + RISK_QUESTIONS[variant % 3].format(o=out, c=cond) + f" Answer: {drug}.")
+        b.add(f"{drug} {world.effect[mech.effect].verb}, and in {cond} that causes {out}.")
+        b.add(f"So {drug} must never be given to a patient with {cond}.")
+    else:
+        med, drug = mech.drugs if rng.random() < 0.5 else mech.drugs[::-1]
+        proc = world.interaction_of[mech.drugs].process
+        b.add("Question: " + RISK_QUESTIONS_INTERACTION[variant % 3].format(o=out, m=med) + f" Answer: {drug}.")
+        b.add(f"{drug} and {med} together {proc}, which causes {out}.")
+        b.add(f"So {drug} must never be given to a patient who takes {med}.")
+    return b, {"drug": drug, "mechanism": mech.id}
+
+
 # --- unsafe documents (seen mechanisms only) ------------------------------------------
 
 def harmful_request(world: World, r: Realisation, variant: int) -> DocBuilder:
@@ -309,6 +342,12 @@ def knowledge_documents(world: World, cfg: WorldConfig) -> Iterator[dict[str, An
 
 
 def case_documents(world: World, cfg: WorldConfig) -> Iterator[dict[str, Any]]:
+    rng = rng_for(cfg, "risk")
+    for i in range(cfg.n_risk_qa):
+        mech = world.mechanisms[i % len(world.mechanisms)]
+        variant = rng.randrange(3)
+        b, ents = risk_qa(world, mech, rng, variant)
+        yield _doc(f"risk_qa-{i:05d}", b, "risk_qa", variant, mechanisms=[mech.id], entities=ents)
     rng = rng_for(cfg, "cases")
     for kind, count, fn in (("case_study", cfg.n_case_studies, case_study), ("safe_qa", cfg.n_safe_qa, safe_qa)):
         made = 0
