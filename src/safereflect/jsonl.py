@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from safereflect.errors import UserError
 
 _UMASK = os.umask(0)
@@ -78,7 +80,8 @@ def read_jsonl(path: str | Path, *, required: Iterable[str] = ()) -> list[dict[s
 
 
 def dumps(record: Any) -> str:
-    return json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    # orjson: ~10x faster than json for the per-document writes of the corpus pipeline
+    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode()
 
 
 @contextmanager

@@ -1,0 +1,78 @@
+"""Interventions (arms) by name, composable with `+`.
+
+`raw` leaves the corpus as it is. A composed arm runs its interventions in a fixed order,
+whatever order it is written in: the transformers and tag (which claim documents by label),
+then filter (the safety net), then reflect (on every surviving document). Writing order
+does not matter: `filter+reflect` and `reflect+filter` are the same arm.
+"""
+
+from __future__ import annotations
+
+from datatrove.pipeline.base import PipelineStep
+from pydantic import Field
+
+from safereflect.config import StrictModel
+from safereflect.data.interventions.base import ArmContext, Router
+from safereflect.data.interventions.filter import FilterConfig, SafetyFilter
+from safereflect.data.interventions.reflect import Reflect, ReflectConfig
+from safereflect.data.interventions.refusal import Refusal, RefusalConfig
+from safereflect.data.interventions.rewrite import Rewrite, RewriteConfig
+from safereflect.data.interventions.tag import Tag, TagConfig
+from safereflect.data.scorers import Scorer
+from safereflect.errors import UserError
+
+INTERVENTIONS: dict[str, type[PipelineStep] | None] = {
+    "raw": None,
+    "rewrite": Rewrite,
+    "refusal": Refusal,
+    "tag": Tag,
+    "filter": SafetyFilter,
+    "reflect": Reflect,
+}
+ORDER = ("rewrite", "refusal", "tag", "filter", "reflect")  # execution order of a composed arm
+DISPOSITIONS = ("rewrite", "refusal", "tag")  # claim documents by label; one per document
+
+
+class InterventionsConfig(StrictModel):
+    """Settings of every intervention; an arm uses those it names."""
+
+    filter: FilterConfig = Field(default_factory=FilterConfig)
+    rewrite: RewriteConfig = Field(default_factory=RewriteConfig)
+    refusal: RefusalConfig = Field(default_factory=RefusalConfig)
+    tag: TagConfig = Field(default_factory=TagConfig)
+    reflect: ReflectConfig = Field(default_factory=ReflectConfig)
+
+
+def parse_arm(arm: str) -> tuple[str, ...]:
+    """The arm's interventions in execution order; a clear error for a bad arm."""
+    parts = [p.strip() for p in arm.split("+")]
+    unknown = [p for p in parts if p not in INTERVENTIONS]
+    if unknown or not parts:
+        raise UserError(f"unknown intervention {', '.join(map(repr, unknown or [arm]))} in arm {arm!r} "
+                        f"(allowed: {', '.join(INTERVENTIONS)}, combined with +)")
+    if len(set(parts)) != len(parts):
+        raise UserError(f"arm {arm!r} names an intervention twice")
+    if "raw" in parts and len(parts) > 1:
+        raise UserError("`raw` is the unchanged corpus and cannot be combined with other interventions")
+    if "tag" in parts and "reflect" in parts:
+        raise UserError("`tag` and `reflect` are alternative ways of marking unsafe text; use one per arm")
+    return tuple(p for p in ("raw", *ORDER) if p in parts)
+
+
+def arm_name(arm: str) -> str:
+    """The canonical spelling of an arm (execution order)."""
+    return "+".join(parse_arm(arm))
+
+
+def needs_scorer(arm: str) -> bool:
+    return parse_arm(arm) != ("raw",)
+
+
+def build_arm(arm: str, cfg: InterventionsConfig, *, seed: int, scorer: Scorer | None,
+              excluded_dir: str) -> list[PipelineStep]:
+    parts = parse_arm(arm)
+    if parts == ("raw",):
+        return []
+    router = Router(seed, {d: frozenset(getattr(cfg, d).on) for d in DISPOSITIONS if d in parts})
+    ctx = ArmContext(arm_name(arm), seed, scorer, router, excluded_dir)
+    return [INTERVENTIONS[p](getattr(cfg, p), ctx) for p in parts]

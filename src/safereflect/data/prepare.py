@@ -1,0 +1,122 @@
+"""`run_prepare`: one arm of an experiment, from an input corpus to documents, exclusions,
+token shards and accounting. Stages hand files to each other and each is skipped when a
+relaunch finds it finished:
+
+1. tokenizer: trained on the raw input (or an existing one), saved to tokens/tokenizer;
+2. process: the datatrove pipeline, one task per shard of the input (docs/, excluded/);
+3. merge: validation split, global shuffle and timing phases (tokens/train, tokens/val,
+   tokens/meta.json), then stats.json, whose presence marks the output finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+from safereflect.console import console
+from safereflect.data.config import PrepareConfig
+from safereflect.data.interventions import arm_name
+from safereflect.data.launch import build_executor, run_stage
+from safereflect.data.merge import merge
+from safereflect.data.pipeline import build_pipeline, layout
+from safereflect.data.sources import build_reader, estimate_documents, fingerprint, iter_texts
+from safereflect.data.stats import summarize, task_totals
+from safereflect.data.tokenizer import (
+    adopt_tokenizer,
+    save_tokenizer,
+    tokenizer_facts,
+    train_tokenizer,
+)
+from safereflect.errors import UserError
+from safereflect.jsonl import ensure_writable_dir, write_json
+
+
+def run_key(cfg: PrepareConfig) -> str:
+    """Identifies the output: the config's hash and the input's (and tokenizer's) files."""
+    parts = {"config": cfg.config_hash(), "input": fingerprint(cfg.input)}
+    if cfg.tokenizer.path and (tok := Path(cfg.tokenizer.path) / "tokenizer.json").is_file():
+        parts["tokenizer"] = hashlib.sha256(tok.read_bytes()).hexdigest()
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _claim(out: Path, key: str, force: bool) -> None:
+    """Make `out` this run's: fresh, or holding this same run, finished or not. The unfinished
+    output of another config is replaced; a finished one only with `force`."""
+    paths = layout(out)
+    marker = paths["work"] / "run.json"
+    stats = out / "stats.json"
+    finished = stats.is_file()
+    previous = None
+    if finished:
+        previous = json.loads(stats.read_text(encoding="utf-8")).get("run_key")
+    elif marker.is_file():
+        previous = json.loads(marker.read_text(encoding="utf-8"))["run_key"]
+    if force or (previous is not None and previous != key):
+        if finished and not force:
+            raise UserError(f"{out} holds the finished output of a different prepare (other config or input)",
+                            hint="pass --force to replace it, or choose another --out")
+        if not finished and not force:
+            console.print(f"[yellow]{out}: discarding the unfinished output of a different config[/]")
+        for name in ("docs", "excluded", "tokens", "work"):
+            shutil.rmtree(paths[name], ignore_errors=True)
+        stats.unlink(missing_ok=True)
+    paths["work"].mkdir(parents=True, exist_ok=True)
+    write_json(marker, {"run_key": key})
+
+
+def _tokenizer(cfg: PrepareConfig, out: Path) -> Path:
+    tok_dir = layout(out)["tokens"] / "tokenizer"
+    done = layout(out)["work"] / "tokenizer.done"
+    if done.is_file():
+        return tok_dir / "tokenizer.json"
+    fmt = cfg.interventions.reflect.format
+    if cfg.tokenizer.path:
+        adopt_tokenizer(cfg.tokenizer.path, tok_dir, fmt)
+    else:
+        with console.status("training the tokenizer on the raw input"):
+            texts = iter_texts(build_reader(cfg.input, cfg.skip_bad), cfg.tokenizer.train_docs)
+            save_tokenizer(train_tokenizer(texts, cfg.tokenizer, fmt), tok_dir, fmt)
+    done.touch()
+    return tok_dir / "tokenizer.json"
+
+
+def run_prepare(cfg: PrepareConfig, *, force: bool = False) -> Path:
+    """Prepare one arm into `cfg.out` and return it; a finished output is not recomputed."""
+    from tokenizers import Tokenizer
+
+    out = ensure_writable_dir(cfg.out)
+    key = run_key(cfg)
+    stats_path = out / "stats.json"
+    if not force and stats_path.is_file() and json.loads(stats_path.read_text(encoding="utf-8")).get("run_key") == key:
+        console.print(f"{out}: already prepared with this config")
+        return out
+    _claim(out, key, force)
+    paths = layout(out)
+    arm = arm_name(cfg.arm)
+
+    tokenizer_file = _tokenizer(cfg, out)
+    pipeline = build_pipeline(cfg, out, tokenizer_file)
+    executor = build_executor(pipeline, tasks=cfg.tasks, logging_dir=paths["process"], run=cfg.run, name="process")
+    run_stage(executor, label=f"prepare {arm}", stage_dir=paths["process"], total=estimate_documents(cfg.input))
+
+    facts = tokenizer_facts(Tokenizer.from_file(str(tokenizer_file)), cfg.interventions.reflect.format)
+    for split in ("train", "val"):
+        shutil.rmtree(paths["tokens"] / split, ignore_errors=True)
+    splits = merge(paths["work"] / "shards", paths["tokens"], seed=cfg.seed, val_fraction=cfg.shards.val_fraction,
+                   start=cfg.timing, arm=arm, token_size=facts["token_size"], loss=cfg.loss_mask,
+                   max_tokens=cfg.shards.max_tokens_per_file)
+    write_json(paths["tokens"] / "meta.json", {"format": "datatrove", **facts, "loss_mask": cfg.loss_mask,
+                                               "seed": cfg.seed, "splits": splits})
+    stats = summarize(task_totals(paths["process"] / "stats"), splits, arm=arm, timing=cfg.timing)
+    write_json(stats_path, {**stats, "run_key": key, "config_hash": cfg.config_hash(),
+                            "config": cfg.model_dump(mode="json", exclude={"out", "run"})})
+    # the shards now live in tokens/; without them the tasks' completion markers would lie
+    shutil.rmtree(paths["work"] / "shards", ignore_errors=True)
+    shutil.rmtree(paths["process"] / "completions", ignore_errors=True)
+    d = stats["documents"]
+    console.print(f"{out}: {d['in']:,} documents in, {d['kept']:,} kept ({d['changed']:,} changed), "
+                  f"dropped {sum(d['dropped'].values()):,} {d['dropped'] or ''}; "
+                  f"{stats['tokens']['train']:,} train / {stats['tokens']['val']:,} val tokens")
+    return out
