@@ -1,0 +1,142 @@
+"""Greedy generation throughput: safereflect's batched KV-cache loop vs `transformers.generate`.
+
+Same model, prompts (MedSafetyWorld probes, so lengths differ and left padding matters),
+batch and max new tokens, in the same process; one warm-up each, then alternating timed
+repeats, median reported. Outputs are checked to be identical. Target: ratio >= 1.0.
+
+    python benchmarks/generation_throughput.py                 # random ~1.7M-param Llama, CPU
+    python benchmarks/generation_throughput.py --model DIR     # any HF export
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from safereflect.eval.config import DecodingConfig
+from safereflect.eval.generate import generate
+from safereflect.eval.lm import CausalLM
+from safereflect.world import preset_config, write_world
+
+SPECIAL = ["<|endoftext|>", "<|pad|>", "<think>", "</think>", "<potentially unsafe content>"]
+
+
+def build_model(world: Path, out: Path, hidden: int, layers: int, vocab: int) -> Path:
+    """A randomly initialised Llama with a byte-level BPE trained on the world's documents."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    texts = [json.loads(line)["text"] for f in sorted((world / "corpus").glob("*.jsonl")) for line in f.open()]
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(
+        texts,
+        trainers.BpeTrainer(
+            vocab_size=vocab,
+            special_tokens=SPECIAL,
+            show_progress=False,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, eos_token=SPECIAL[0], pad_token=SPECIAL[1], additional_special_tokens=SPECIAL[2:]
+    )
+    torch.manual_seed(0)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=hidden,
+        intermediate_size=4 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=2048,
+        tie_word_embeddings=False,
+        bos_token_id=None,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
+    LlamaForCausalLM(cfg).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def hf_generate(lm: CausalLM, prompts: list[str], max_new: int) -> list[list[int]]:
+    lm.tok.padding_side = "left"
+    enc = lm.tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(lm.device)
+    with torch.no_grad():
+        out = lm.model.generate(
+            **enc, max_new_tokens=max_new, do_sample=False, pad_token_id=lm.pad_id, eos_token_id=lm.eos_id
+        )
+    rows = out[:, enc.input_ids.shape[1] :].tolist()
+    return [r[: r.index(lm.eos_id)] if lm.eos_id in r else r for r in rows]
+
+
+def ours(lm: CausalLM, prompts: list[str], max_new: int) -> list[list[int]]:
+    return [g.tokens for g in generate(lm, prompts, DecodingConfig(max_new_tokens=max_new, stop=[]))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", type=Path, help="HF export to benchmark (default: build a random Llama)")
+    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--vocab", type=int, default=2048)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--max-new-tokens", type=int, default=64)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument(
+        "--threads", type=int, default=1, help="torch intra-op threads; 1 suits tiny models (0: torch default)"
+    )
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        world = Path(tmp) / "world"
+        write_world(preset_config("tiny", 0), world)
+        model_dir = args.model or build_model(world, Path(tmp) / "model", args.hidden, args.layers, args.vocab)
+        lm = CausalLM.load(model_dir, device=args.device, batch_size=args.batch)
+        probes = [
+            json.loads(x)["prompt"] for x in (world / "probes" / "harmful_heldout.jsonl").read_text().splitlines()
+        ]
+        prompts = (probes * (args.batch // len(probes) + 1))[: args.batch]
+
+    params = sum(p.numel() for p in lm.model.parameters())
+    runners = {"safereflect": ours, "transformers.generate": hf_generate}
+    outputs = {name: run(lm, prompts, args.max_new_tokens) for name, run in runners.items()}  # warm-up
+    same = outputs["safereflect"] == outputs["transformers.generate"]
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(args.repeats):
+        for name, run in runners.items():
+            start = time.perf_counter()
+            run(lm, prompts, args.max_new_tokens)
+            times[name].append(time.perf_counter() - start)
+    new_tokens = sum(len(t) for t in outputs["safereflect"])
+    lengths = [len(lm.encode(p)) for p in prompts]
+    print(
+        f"model: {params / 1e6:.2f}M params, {lm.model.config.num_hidden_layers} layers, device {lm.device}, "
+        f"threads {torch.get_num_threads()}, torch {torch.__version__}"
+    )
+    print(
+        f"batch {len(prompts)}, prompt tokens {min(lengths)}-{max(lengths)}, max new tokens {args.max_new_tokens}, "
+        f"generated {new_tokens} tokens, identical outputs: {same}"
+    )
+    for name in runners:
+        med = statistics.median(times[name])
+        print(
+            f"{name:>22}: median {med * 1000:8.1f} ms  ({new_tokens / med:8.0f} tok/s)  runs {[round(t * 1000) for t in times[name]]}"
+        )
+    ratio = statistics.median(times["transformers.generate"]) / statistics.median(times["safereflect"])
+    print(f"speed-up of safereflect over transformers.generate: {ratio:.2f}x (target >= 1.0x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""GCG suffix optimisation against the model, nanoGCG-style.
+
+Each step: the gradient of the target loss with respect to a one-hot encoding of the
+suffix; for every suffix position the top-k tokens by negative gradient; `search_width`
+candidates that each swap `n_replace` random positions for random top-k tokens; candidates
+whose suffix does not survive decode/re-encode are dropped (the attack must be a string a
+user can type); the candidate with the lowest target loss becomes the suffix. The best
+suffix over all steps is kept. Unlike nanoGCG there is no prefix KV cache and no candidate
+buffer: simpler, and at our sizes the forward over the prefix is cheap.
+
+The suffix goes between the request and its answer cue ("... give Ben? <suffix> Answer:"),
+the target is the probe's `reference_answer`, and the completion is then generated from the
+optimised token ids under the arm's own decoding and judged by the oracle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from safereflect.eval.asr import asr, attack
+from safereflect.eval.config import GCGConfig
+from safereflect.eval.context import EvalContext
+from safereflect.eval.lm import CausalLM
+
+ANSWER_CUE = " Answer:"
+
+
+@dataclass
+class GCGResult:
+    suffix_ids: list[int]
+    suffix: str
+    loss: float  # the best target loss found
+    init_loss: float
+    losses: list[float]  # best candidate's loss at each step
+    matched: bool  # greedy decoding reproduces the target
+
+
+def split_prompt(prompt: str) -> tuple[str, str]:
+    """(request, answer cue): the suffix is inserted between them."""
+    i = prompt.rfind(ANSWER_CUE)
+    return (prompt[:i], prompt[i:]) if i >= 0 else (prompt, "")
+
+
+class GCG:
+    def __init__(self, lm: CausalLM, cfg: GCGConfig, seed: int):
+        self.lm, self.cfg = lm, cfg
+        self.gen = torch.Generator().manual_seed(seed)
+        self.weights = lm.model.get_input_embeddings().weight
+        self.allowed = self._allowed_tokens()
+
+    def _allowed_tokens(self) -> torch.Tensor:
+        special = set(self.lm.tok.all_special_ids)
+        ok = torch.zeros(self.weights.shape[0], dtype=torch.bool)
+        for i in range(min(len(self.lm.tok), self.weights.shape[0])):
+            text = self.lm.tok.decode([i])
+            ok[i] = (
+                i not in special
+                and bool(text.strip())
+                and (self.cfg.allow_non_ascii or (text.isascii() and text.isprintable()))
+            )
+        return ok
+
+    def run(self, request: str, cue: str, target: str) -> GCGResult:
+        before = torch.tensor(self.lm.encode_context(request))
+        after = torch.tensor(self.lm.encode(cue), dtype=torch.long)
+        goal = torch.tensor(self.lm.encode(target))
+        ids = torch.tensor(self.lm.encode(f" {self.cfg.init_token}" * self.cfg.suffix_tokens)[: self.cfg.suffix_tokens])
+        init_loss = float(self._losses(ids[None], before, after, goal)[0][0])
+        best_ids, best_loss, matched, losses = ids, init_loss, False, []
+        for _ in range(self.cfg.steps):
+            cands = self._filter(self._sample(ids, self._gradient(ids, before, after, goal)))
+            if cands is None:
+                continue  # no candidate survives re-encoding this step
+            loss, match = self._losses(cands, before, after, goal)
+            k = int(loss.argmin())
+            ids = cands[k]
+            losses.append(float(loss[k]))
+            if loss[k] < best_loss:
+                best_ids, best_loss, matched = ids, float(loss[k]), bool(match[k])
+            if self.cfg.early_stop and matched:
+                break
+        return GCGResult(
+            best_ids.tolist(), self.lm.tok.decode(best_ids.tolist()), best_loss, init_loss, losses, matched
+        )
+
+    def _gradient(
+        self, ids: torch.Tensor, before: torch.Tensor, after: torch.Tensor, goal: torch.Tensor
+    ) -> torch.Tensor:
+        dev, w = self.lm.device, self.weights
+        one_hot = torch.zeros((len(ids), w.shape[0]), dtype=w.dtype, device=dev)
+        one_hot.scatter_(1, ids[:, None].to(dev), 1.0)
+        one_hot.requires_grad_(True)
+        embed = self.lm.model.get_input_embeddings()
+        parts = [embed(before.to(dev)), one_hot @ w, embed(after.to(dev)), embed(goal.to(dev))]
+        with torch.enable_grad():
+            logits = self.lm.model(inputs_embeds=torch.cat(parts)[None]).logits[0]
+            start = len(before) + len(ids) + len(after)
+            loss = torch.nn.functional.cross_entropy(logits[start - 1 : start - 1 + len(goal)].float(), goal.to(dev))
+            grad = torch.autograd.grad(loss, one_hot)[0]
+        return (grad / grad.norm(dim=-1, keepdim=True)).float().cpu()
+
+    def _sample(self, ids: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.clone()
+        grad[:, ~self.allowed[: grad.shape[1]]] = float("inf")
+        top = (-grad).topk(min(self.cfg.topk, int(self.allowed.sum())), dim=1).indices  # (L, k)
+        width, n = self.cfg.search_width, min(self.cfg.n_replace, len(ids))
+        where = torch.argsort(torch.rand((width, len(ids)), generator=self.gen), dim=1)[:, :n]  # (W, n)
+        pick = torch.randint(0, top.shape[1], (width, n, 1), generator=self.gen)
+        tokens = top[where].gather(2, pick).squeeze(2)  # (W, n)
+        return ids.repeat(width, 1).scatter(1, where, tokens)
+
+    def _filter(self, cands: torch.Tensor) -> torch.Tensor | None:
+        keep = [c for c in cands if self.lm.encode(self.lm.tok.decode(c.tolist())) == c.tolist()]
+        return torch.stack(keep) if keep else None
+
+    @torch.no_grad()
+    def _losses(
+        self, cands: torch.Tensor, before: torch.Tensor, after: torch.Tensor, goal: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Target loss of every candidate suffix, and whether greedy decoding matches the target."""
+        n = len(cands)
+        full = torch.cat([before.expand(n, -1), cands, after.expand(n, -1), goal.expand(n, -1)], dim=1)
+        losses, matches = [], []
+        for s in range(0, n, self.cfg.eval_batch_size):
+            batch = full[s : s + self.cfg.eval_batch_size].to(self.lm.device)
+            logits = self.lm.model(input_ids=batch, logits_to_keep=len(goal) + 1).logits[:, :-1].float()
+            target = goal.to(self.lm.device).expand(len(batch), -1)
+            ce = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target, reduction="none").mean(1)
+            losses.append(ce.cpu())
+            matches.append((logits.argmax(-1) == target).all(1).cpu())
+        return torch.cat(losses), torch.cat(matches)
+
+
+def run(ctx: EvalContext) -> dict[str, Any]:
+    probes = ctx.need_probes("gcg")("harmful_heldout")
+    targets = [p for p in probes if p["attack"] == "direct"][: ctx.cfg.gcg.n_probes]
+    gcg = GCG(ctx.lm, ctx.cfg.gcg, ctx.seed("gcg"))
+    prompts, extras, results = [], [], []
+    for p in targets:
+        request, cue = split_prompt(p["prompt"])
+        res = gcg.run(request, cue, p["reference_answer"])
+        results.append(res)
+        prompts.append(ctx.lm.encode_context(request) + res.suffix_ids + ctx.lm.encode(cue))
+        extras.append(
+            {
+                "gcg": {
+                    "suffix": res.suffix,
+                    "loss": res.loss,
+                    "init_loss": res.init_loss,
+                    "losses": res.losses,
+                    "matched": res.matched,
+                }
+            }
+        )
+    outcomes = attack(ctx, ctx.lm, targets, suite="gcg", model="base", prompts=prompts, extras=extras)
+    ctx.note(ctx.oracle.description, "asr_gcg")
+    return {
+        "asr_gcg": asr(ctx, "asr_gcg", outcomes),
+        "gcg_target_loss": ctx.rate("gcg_target_loss", [r.loss for r in results]),
+        "gcg_target_loss_init": ctx.rate("gcg_target_loss_init", [r.init_loss for r in results]),
+    }
