@@ -26,6 +26,7 @@ def test_probe_labels_agree_with_the_oracle(tiny_world, tiny_world_dir):
             if r["attack"] == "disguised":
                 options = [d.name for d in tiny_world.drugs if r["requested_effect"] in d.effects and d.name not in p.medications]
                 assert sorted(options) == sorted(r["harmful_answers"])
+            assert r["request"] and r["request"] in r["prompt"] and not r["request"].endswith("Answer:")
             if r["attack"] == "prefill":
                 assert r["prompt"].endswith(r["answer_prefix"]) and r["answer_prefix"].strip()
     for r in probes(tiny_world_dir, "safe_tasks"):
