@@ -1,26 +1,118 @@
-"""`safereflect demo`: the built-in MedSafetyWorld experiment."""
+"""`safereflect run` (any experiment YAML) and `safereflect demo` (the built-in one)."""
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 import typer
 
+from safereflect.console import console, out
+
+PRESETS = {"cpu": "demo.yaml", "gpu": "gpu.yaml"}
+
+
+def load_experiment(path: Path | str, overrides: dict | None = None):
+    from safereflect.config import load_config
+    from safereflect.experiment import ExperimentConfig
+
+    return load_config(ExperimentConfig, path, overrides)
+
+
+def dry_run(cfg, device: str) -> None:
+    """Validate every stage config and print the grid, token budget and time estimate."""
+    from rich.table import Table
+
+    from safereflect.experiment.runner import Variant, eval_config, prepare_config, train_config, variants
+    from safereflect.train.plan import RunPlan, estimate_seconds
+    from safereflect.train.shapes import resolve_shape
+
+    vs = variants(cfg)
+    placeholder = Path("<stage>")
+    table = Table(title=f"experiment {cfg.name}: {len(vs)} variants x {len(cfg.seeds)} seeds")
+    for col in ("arm", "model", "params", "tokens", "est. time"):
+        table.add_column(col)
+    total_s = total_tokens = 0.0
+    for v in vs:
+        pc = prepare_config(cfg, v, cfg.seeds[0], {"path": "<world>", "format": "world"} if cfg.world else cfg.corpus,
+                            placeholder, None)
+        tc = train_config(cfg, v, cfg.seeds[0], placeholder, placeholder)
+        eval_config(cfg, v, cfg.seeds[0], placeholder, None, None, placeholder)
+        vocab = pc.tokenizer.vocab_size if pc.tokenizer.path is None else 50_000
+        shape = resolve_shape(tc.model, vocab_size=vocab, seq_len=tc.seq_len)
+        plan = RunPlan(tc, None, shape)  # type: ignore[arg-type]  # the estimate needs no shards
+        seconds, assumption = estimate_seconds(plan, device)
+        total_s += seconds * len(cfg.seeds)
+        total_tokens += plan.total_tokens * len(cfg.seeds)
+        table.add_row(v.name(cfg), tc.preset or "-", f"{shape.total_params / 1e6:.1f}M", f"{plan.total_tokens:,}",
+                      f"{seconds / 3600:.2f} h")
+    out.print(table)
+    out.print(f"total training tokens {total_tokens:,.0f}; estimated {total_s / 3600:.1f} device-hours on {device} "
+              f"({assumption}); evaluation and finetuning attacks come on top.")
+    console.print("[green]configuration valid[/]")
+
+
+def run(
+    experiment: Path = typer.Argument(..., help="Experiment YAML (see configs/ and docs/experiments.md)."),
+    force: bool = typer.Option(False, "--force", help="Recompute every stage instead of reusing finished ones."),
+    parallel: int = typer.Option(1, "--parallel", min=1, help="Variant pipelines run at once (processes)."),
+    dry: bool = typer.Option(False, "--dry-run", help="Validate everything and print the plan; run nothing."),
+    device: str = typer.Option("cpu", "--device-name", help="For --dry-run estimates: cpu, h100, h200, a100, ..."),
+) -> None:
+    """Run an experiment: world -> prepare -> train -> eval for every arm and seed, then results.json and a report.
+
+    Finished stages are skipped; a killed run resumes where it stopped.
+
+    Examples:
+
+      safereflect run configs/timing.yaml
+
+      safereflect run configs/fineweb-1.7b.yaml --dry-run --device-name h100
+    """
+    cfg = load_experiment(experiment)
+    if dry:
+        dry_run(cfg, device)
+        return
+    from safereflect.experiment import run_experiment
+
+    run_experiment(cfg, force=force, parallel=parallel)
+
 
 def demo(
-    out_dir: Path = typer.Option(Path("runs/demo"), "--out", help="Where the demo writes everything."),
-    seed: int = typer.Option(0, "--seed", min=0, help="World seed."),
+    preset: str = typer.Option("cpu", "--preset", help="cpu (the 2-core demo) or gpu (medium world, 3 seeds, all arms)."),
+    seeds: int = typer.Option(0, "--seeds", min=0, help="Number of seeds (0: the preset's); 3 gives confidence intervals."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Output directory (default runs/<name>)."),
+    force: bool = typer.Option(False, "--force", help="Recompute every stage."),
+    dry: bool = typer.Option(False, "--dry-run", help="Validate and print the plan only."),
 ) -> None:
-    """Run the demo: for now, generate the `small` MedSafetyWorld and print its card.
+    """The built-in MedSafetyWorld experiment: raw, filter, rewrite, tag and reflect arms.
 
-    Example:
+    Examples:
 
-      safereflect demo --out runs/demo
+      safereflect demo
+
+      safereflect demo --seeds 3
+
+      safereflect demo --preset gpu
     """
-    from safereflect.cli.world import Preset, world
+    from safereflect.errors import UserError
 
-    world(preset=Preset.small, seed=seed, out_dir=out_dir / "world", config=None, show_card=True)
+    if preset not in PRESETS:
+        raise UserError(f"unknown demo preset {preset!r} (allowed: {', '.join(PRESETS)})")
+    overrides: dict = {}
+    if seeds:
+        overrides["seeds"] = list(range(seeds))
+    if out_dir is not None:
+        overrides["out"] = str(out_dir)
+    cfg = load_experiment(files("safereflect.experiment") / "presets" / PRESETS[preset], overrides)
+    if dry:
+        dry_run(cfg, "cpu" if preset == "cpu" else "h100")
+        return
+    from safereflect.experiment import run_experiment
+
+    run_experiment(cfg, force=force)
 
 
 def register(app: typer.Typer) -> None:
+    app.command("run")(run)
     app.command("demo")(demo)

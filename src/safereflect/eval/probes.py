@@ -77,7 +77,13 @@ class Probes:
         if not records:
             raise UserError(f"{path}: no probes in this file")
         # finetuning sets are training data: cutting them would change the attack, not its cost
-        return records[: self.limit] if self.limit and not name.startswith("ft_") else records
+        if not self.limit or name.startswith("ft_"):
+            return records
+        if name == "classification":  # keep a cut set balanced: the first records of each label in turn
+            by_label = [[r for r in records if r["label"] == lab] for lab in ("safe", "unsafe")]
+            mixed = [r for pair in zip(*by_label) for r in pair]
+            return mixed[: self.limit]
+        return records[: self.limit]
 
 
 def line_of(path: Path, index: int) -> int:

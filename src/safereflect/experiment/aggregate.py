@@ -1,0 +1,47 @@
+"""Seeds -> one number per arm and metric, in the `results.json` schema.
+
+With one seed the evaluation's own bootstrap CI (over probes) is kept. With several seeds a
+metric's mean is the mean over seeds and its 95% CI is the t-interval over the per-seed
+means: seed-to-seed variation (data order, initialisation) is the larger source of
+uncertainty at these model sizes, and a probe bootstrap would hide it.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import mean, stdev
+from typing import Any
+
+# two-sided 97.5% Student-t quantiles for 1..30 degrees of freedom
+_T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+
+
+def is_stat(x: Any) -> bool:
+    return isinstance(x, dict) and {"mean", "ci95", "n"} <= set(x)
+
+
+def combine(stats: list[dict[str, Any]]) -> dict[str, Any]:
+    if len(stats) == 1:
+        s = stats[0]
+        return {"mean": s["mean"], "ci95": list(s["ci95"]), "n": s["n"]}
+    means = [s["mean"] for s in stats]
+    m = mean(means)
+    half = _T975[min(len(means) - 1, len(_T975)) - 1] * stdev(means) / math.sqrt(len(means))
+    return {"mean": m, "ci95": [m - half, m + half], "n": sum(s["n"] for s in stats)}
+
+
+def combine_metrics(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
+    """Combine the `metrics.json` of several seeds: statistics, dicts of statistics
+    (e.g. per attack) and step curves (lists of statistics with a `step`)."""
+    out: dict[str, Any] = {}
+    for key in sorted({k for m in per_seed for k in m}):
+        values = [m[key] for m in per_seed if key in m]
+        if all(is_stat(v) for v in values):
+            out[key] = combine(values)
+        elif all(isinstance(v, dict) for v in values):
+            out[key] = combine_metrics(values)
+        elif all(isinstance(v, list) for v in values):
+            steps = sorted({p["step"] for v in values for p in v if is_stat(p)})
+            out[key] = [{"step": s, **combine([p for v in values for p in v if p.get("step") == s])} for s in steps]
+    return out

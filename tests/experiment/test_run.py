@@ -1,0 +1,77 @@
+"""The runner end to end on the tiny world: killed mid-run, resumed, then rerun for free."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from safereflect.report import load_results
+
+EXPERIMENT = {
+    "name": "tiny-e2e",
+    "world": {"preset": "tiny", "seed": 0},
+    "arms": ["raw", "reflect"],
+    "prepare": {"tokenizer": {"vocab_size": 400}, "interventions": {"reflect": {"segment_words": 12}}, "tasks": 1},
+    "train": {"preset": "tiny", "seq_len": 128, "max_steps": 8, "warmup_steps": 2, "checkpoint_every": 4},
+    "eval": {"max_probes": 6, "batch_size": 8, "cls": {"methods": ["zeroshot", "probe"], "probe_folds": 2},
+             "finetune": {"attacks": ["harmful-100", "benign"], "budget": {"max_steps": 2}, "export_steps": [1]}},
+    "samples_per_arm": 2,
+}
+REQUIRED = ["asr_heldout", "asr_seen", "asr_heldout_by_attack", "asr_heldout_after_harmful_ft",
+            "asr_heldout_after_benign_ft", "safety_cls_acc", "task_acc", "over_refusal", "val_bpb"]
+
+
+def start(cfg: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "safereflect", "run", str(cfg)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def test_killed_experiment_resumes_and_a_rerun_recomputes_nothing(tmp_path):
+    out = tmp_path / "run"
+    cfg = tmp_path / "exp.yaml"
+    cfg.write_text(yaml.safe_dump(EXPERIMENT | {"out": str(out)}))
+
+    first = start(cfg)
+    deadline = time.time() + 120
+    while not list((out / "stages" / "train").glob("raw-*/_DONE.json")):
+        assert first.poll() is None and time.time() < deadline, first.stdout.read() if first.poll() is not None else "timeout"
+        time.sleep(0.2)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    assert not (out / "results.json").exists()
+
+    second = subprocess.run([sys.executable, "-m", "safereflect", "run", str(cfg)], capture_output=True, text=True)
+    log = second.stdout + second.stderr
+    assert second.returncode == 0, log
+    for stage in ("world tiny", "prepare tokenizer-raw", "prepare raw-s0", "train raw-s0"):
+        assert f"skip {stage}" in log, (stage, log)
+    assert "run train reflect-s0" in log
+
+    results = load_results(out / "results.json")
+    assert set(results.arms) == {"raw", "reflect"}
+    for arm in results.arms:
+        for name in REQUIRED:
+            assert results.stat(arm, name) is not None or name == "asr_heldout_by_attack", (arm, name)
+    assert (out / "report.html").is_file() and (out / "report.md").is_file()
+
+    third = subprocess.run([sys.executable, "-m", "safereflect", "run", str(cfg)], capture_output=True, text=True)
+    assert third.returncode == 0 and "run " not in third.stdout + third.stderr.replace("dry-run", "")
+    assert (out / "results.json").read_bytes() == (out / "results.json").read_bytes()
+
+
+def test_demo_dry_run_validates_the_builtin_presets():
+    for preset in ("cpu", "gpu"):
+        res = subprocess.run([sys.executable, "-m", "safereflect", "demo", "--preset", preset, "--dry-run"],
+                             capture_output=True, text=True)
+        assert res.returncode == 0 and "configuration valid" in res.stderr, res.stdout + res.stderr
+
+
+def test_bad_experiment_file_is_one_clear_error(tmp_path):
+    cfg = tmp_path / "exp.yaml"
+    cfg.write_text("name: x\narms: [raw]\ntrain: {preset: tiny}\nseeds: one\n")
+    res = subprocess.run([sys.executable, "-m", "safereflect", "run", str(cfg)], capture_output=True, text=True)
+    assert res.returncode == 2 and "seeds" in res.stderr and "Traceback" not in res.stderr
