@@ -1,0 +1,86 @@
+"""Finetuning examples: JSONL records tokenized the way pretraining documents are.
+
+A `{"prompt", "response"}` record becomes the text `prompt + response` (concatenated as is:
+put any separator in the data) followed by EOS, with the loss on the response tokens and
+the EOS only. A `{"text"}` record is `text` + EOS with the loss on every token. A token that
+straddles the prompt/response boundary counts as response (it spells response characters).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from safereflect.errors import UserError
+from safereflect.jsonl import iter_jsonl
+from safereflect.train.data import IGNORE_INDEX
+
+
+@dataclass(frozen=True)
+class Example:
+    ids: list[int]
+    trained: list[bool]  # per token: is it a loss target (when predicted from what precedes it)
+
+
+def encode_example(tokenizer, *, prompt: str, response: str | None) -> Example:
+    """Token ids and loss mask for `prompt + response` (or plain text when `response` is None)."""
+    text = prompt if response is None else prompt + response
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids = list(enc["input_ids"]) + [tokenizer.eos_token_id]
+    if response is None:
+        trained = [True] * len(ids)
+    else:
+        boundary = len(prompt)
+        trained = [end > boundary for _, end in enc["offset_mapping"]] + [True]
+    return Example(ids, trained)
+
+
+def load_examples(
+    path: Path, tokenizer, *, max_seq_len: int, max_examples: int | None = None
+) -> list[Example]:
+    """Read and tokenize `path`; truncate each example to `max_seq_len` tokens (on the right)."""
+    if tokenizer.eos_token_id is None:
+        raise UserError(
+            "the model's tokenizer has no EOS token; finetuning appends one after each example"
+        )
+    examples: list[Example] = []
+    for n, record in enumerate(iter_jsonl(path), start=1):
+        if max_examples is not None and len(examples) == max_examples:
+            break
+        if isinstance(record.get("prompt"), str) and isinstance(record.get("response"), str):
+            ex = encode_example(tokenizer, prompt=record["prompt"], response=record["response"])
+        elif isinstance(record.get("text"), str):
+            ex = encode_example(tokenizer, prompt=record["text"], response=None)
+        else:
+            raise UserError(
+                f'{path}: record {n} needs string fields "prompt" and "response", or "text"'
+            )
+        ex = Example(ex.ids[:max_seq_len], ex.trained[:max_seq_len])
+        if not any(ex.trained[1:]):
+            raise UserError(
+                f"{path}: record {n} has no response tokens within max_seq_len {max_seq_len}",
+                hint="raise max_seq_len or shorten the prompt",
+            )
+        examples.append(ex)
+    if not examples:
+        raise UserError(f"{path}: no records")
+    if max_examples is not None and len(examples) < max_examples:
+        raise UserError(f"{path}: {len(examples)} records, but this preset uses {max_examples}")
+    return examples
+
+
+def collate(examples: list[Example], pad_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(inputs, targets, attention_mask), right-padded; targets are IGNORE_INDEX off the response."""
+    width = max(len(ex.ids) for ex in examples) - 1
+    inputs = np.full((len(examples), width), pad_id, dtype=np.int64)
+    targets = np.full((len(examples), width), IGNORE_INDEX, dtype=np.int64)
+    attention = np.zeros((len(examples), width), dtype=np.int64)
+    for row, ex in enumerate(examples):
+        n = len(ex.ids) - 1
+        ids = np.asarray(ex.ids)
+        inputs[row, :n] = ids[:-1]
+        targets[row, :n] = np.where(ex.trained[1:], ids[1:], IGNORE_INDEX)
+        attention[row, :n] = 1
+    return inputs, targets, attention

@@ -1,0 +1,81 @@
+"""The optimizer and one optimizer step (gradient accumulation, clipping), shared by
+pretraining and finetuning.
+
+The loss of a step is the sum of per-token cross-entropies divided by the number of counted
+targets in the whole global batch, so micro-batching, gradient accumulation and the number
+of processes change the floating-point summation order but not the math.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from safereflect.train.data import IGNORE_INDEX
+from safereflect.train.distributed import Runtime, no_grad_sync
+
+OOM_HINT = (
+    "lower micro_batch_size (the global batch is kept through gradient accumulation), "
+    "or set activation_checkpointing: true"
+)
+
+
+def token_losses(
+    model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, attention_mask=None
+) -> torch.Tensor:
+    """Per-token cross-entropy in fp32, [batch, seq]; 0 where the target is IGNORE_INDEX."""
+    logits = model(input_ids=inputs, attention_mask=attention_mask, use_cache=False).logits
+    losses = F.cross_entropy(
+        logits.float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX, reduction="none"
+    )
+    return losses.view_as(targets)
+
+
+def make_optimizer(
+    model: torch.nn.Module, *, lr: float, weight_decay: float, betas=(0.9, 0.95), eps: float = 1e-8
+):
+    """AdamW; weight decay on matrices only (not norms), fused kernels on CUDA."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    on_cuda = params[0].device.type == "cuda"
+    return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps, fused=True if on_cuda else None)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def train_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    micro_batches: list[tuple[torch.Tensor, ...]],
+    *,
+    n_targets: int,
+    rt: Runtime,
+    grad_clip: float | None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Accumulate gradients over `micro_batches` ((inputs, targets[, attention_mask]) on the
+    device), clip, step. Returns this process's summed loss and the gradient norm (tensors,
+    so the caller decides when to synchronise with the device)."""
+    # Data-parallel wrappers average gradients over processes; scaling by world_size turns
+    # that average back into the sum over the global batch.
+    scale = rt.world_size / max(n_targets, 1)
+    loss_sum = torch.zeros((), device=rt.device)
+    for i, (inputs, targets, *mask) in enumerate(micro_batches):
+        with no_grad_sync(model, sync=i == len(micro_batches) - 1):
+            with rt.autocast():
+                loss = token_losses(model, inputs, targets, mask[0] if mask else None).sum()
+            (loss * scale).backward()
+        loss_sum += loss.detach()
+    grad_norm = None
+    if grad_clip is not None:
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        if hasattr(grad_norm, "full_tensor"):  # FSDP2 returns a DTensor
+            grad_norm = grad_norm.full_tensor()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss_sum, grad_norm

@@ -1,0 +1,1 @@
+"""Tests of safereflect.train (a package, so module names cannot clash with other suites)."""
