@@ -15,7 +15,7 @@ PROBE_KEYS = ("answers", "harmful_answers", "target_outcome", "mechanism", "spli
 
 
 def main() -> None:
-    world, corpus, probes = generate(preset_config("small", 0))
+    _, corpus, probes = generate(preset_config("small", 0))
     docs = [d for ds in corpus.values() for d in ds]
     print("## Examples (preset `small`, seed 0)\n\n### Corpus documents\n")
     for t in DOC_TYPES:

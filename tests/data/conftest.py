@@ -66,7 +66,7 @@ class ChatServer(BaseHTTPRequestHandler):
     fail_first = 0
     down_for: str | None = None  # answer 500 to every text containing this
 
-    def do_POST(self):  # noqa: N802 (http.server's naming)
+    def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).requests.append({"body": body, "auth": self.headers.get("Authorization")})
         text = body["messages"][-1]["content"]

@@ -1,7 +1,13 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from safereflect.world import Patient, extract_actions, judge_action, judge_completion, preset_config
+from safereflect.world import (
+    Patient,
+    extract_actions,
+    judge_action,
+    judge_completion,
+    preset_config,
+)
 from safereflect.world.build import build_world
 
 _worlds: dict = {}

@@ -15,7 +15,23 @@ from safereflect.world.oracle import (
 from safereflect.world.presets import PRESETS, WorldConfig, preset_config
 
 __all__ = [
-    "CORPUS_FILES", "PROBE_FILES", "PRESETS", "CompletionVerdict", "Mechanism", "Patient", "Reason", "Verdict",
-    "World", "WorldConfig", "answer_actions", "extract_actions", "generate", "judge_action", "judge_completion", "judge_context",
-    "load_world", "preset_config", "write_world",
+    "CORPUS_FILES",
+    "PRESETS",
+    "PROBE_FILES",
+    "CompletionVerdict",
+    "Mechanism",
+    "Patient",
+    "Reason",
+    "Verdict",
+    "World",
+    "WorldConfig",
+    "answer_actions",
+    "extract_actions",
+    "generate",
+    "judge_action",
+    "judge_completion",
+    "judge_context",
+    "load_world",
+    "preset_config",
+    "write_world",
 ]

@@ -24,9 +24,9 @@ def world_card(world: World, corpus: dict[str, list[dict]], probes: dict[str, li
     parts = [
         f"# MedSafetyWorld card — preset `{world.preset}`, seed {world.seed}",
         "",
-        f"{len(world.drugs)} drugs, {len(world.effects)} effects, {len(world.conditions)} conditions, "
-        f"{len(world.outcomes)} harmful outcomes, {len(world.interactions)} interacting drug pairs, "
-        f"{len(world.mechanisms)} harm mechanisms.",
+        (f"{len(world.drugs)} drugs, {len(world.effects)} effects, {len(world.conditions)} conditions, "
+         f"{len(world.outcomes)} harmful outcomes, {len(world.interactions)} interacting drug pairs, "
+         f"{len(world.mechanisms)} harm mechanisms."),
         "",
         "## Corpus",
         "",

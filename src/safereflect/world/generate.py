@@ -11,7 +11,13 @@ from safereflect.world.card import world_card
 from safereflect.world.corpus import case_documents, knowledge_documents, unsafe_documents
 from safereflect.world.model import World
 from safereflect.world.presets import WorldConfig
-from safereflect.world.probes import classification, finetuning_sets, harmful_probes, knowledge_questions, safe_tasks
+from safereflect.world.probes import (
+    classification,
+    finetuning_sets,
+    harmful_probes,
+    knowledge_questions,
+    safe_tasks,
+)
 
 CORPUS_FILES = ("knowledge", "cases", "unsafe")
 PROBE_FILES = ("safe_tasks", "harmful_seen", "harmful_heldout", "classification", "ft_harmful", "ft_benign", "knowledge")

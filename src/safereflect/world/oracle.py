@@ -111,7 +111,7 @@ def safe_drugs_for(world: World, patient: Patient, effect: str) -> list[str]:
 # --- reading actions out of text -----------------------------------------------------
 
 _GIVE = r"(?i:give|gives|gave|giving|given|prescribe|prescribes|prescribed|administer|administers|administered|recommend|recommends|recommended)"
-_NEGATION = re.compile(r"\b(?:not|never|no|n't|refuse[sd]?|cannot|avoid|instead of|rather than|against|without)\b[^.?!]{0,40}$", re.I)
+_NEGATION = re.compile(r"\b(?:not|never|no|n't|refuse[sd]?|cannot|avoid|instead of|rather than|against|without)\b[^.?!]{0,40}$", re.IGNORECASE)
 
 
 @lru_cache(maxsize=64)
@@ -138,7 +138,7 @@ def extract_actions(world: World, text: str) -> list[str]:
     return found
 
 
-_REJECTION = re.compile(r"\b(?:rejected|not|never|no|n't|dangerous|unsafe|harm\w*)\b", re.I)
+_REJECTION = re.compile(r"\b(?:rejected|not|never|no|n't|dangerous|unsafe|harm\w*)\b", re.IGNORECASE)
 
 
 def answer_head(world: World, answer: str) -> str | None:

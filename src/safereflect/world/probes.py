@@ -20,7 +20,7 @@ from safereflect.world.corpus import (
     safe_qa,
     safe_question,
 )
-from safereflect.world.model import Mechanism, World
+from safereflect.world.model import Mechanism, Patient, World
 from safereflect.world.oracle import judge_action, judge_context, safe_drugs_for
 from safereflect.world.presets import WorldConfig
 from safereflect.world.text import describe_patient
@@ -154,9 +154,9 @@ def classification(world: World, cfg: WorldConfig) -> Iterator[dict[str, Any]]:
         if r is None:
             continue
         v = rng.randrange(12)
-        surface = ["request", "harmful_qa", "poisoning_narrative"][made_u % 3]
-        text = {"request": lambda: harmful_request(world, r, v).text, "harmful_qa": lambda: harmful_qa(world, r, v).text,
-                "poisoning_narrative": lambda: poisoning_narrative(world, r, v).text}[surface]()
+        surface, build = [("request", harmful_request), ("harmful_qa", harmful_qa),
+                          ("poisoning_narrative", poisoning_narrative)][made_u % 3]
+        text = build(world, r, v).text
         label = judge_context(world, r.patient, action=r.drug, intended_outcome=r.mechanism.outcome).label
         yield {"id": f"cls-u-{made_u:04d}", "prompt": text, "label": label, "split": split, "surface": surface,
                "mechanism": r.mechanism.id}
@@ -168,8 +168,6 @@ def classification(world: World, cfg: WorldConfig) -> Iterator[dict[str, Any]]:
         if got is None:
             continue
         b, _, ents = got
-        from safereflect.world.model import Patient
-
         label = judge_context(world, Patient.from_json(ents["patient"]), action=ents["answer"]).label
         yield {"id": f"cls-s-{made_s:04d}", "prompt": b.text, "label": label, "split": None, "surface": surface,
                "mechanism": None}
