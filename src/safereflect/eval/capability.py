@@ -19,7 +19,7 @@ import numpy as np
 from safereflect.eval.context import EvalContext
 from safereflect.eval.generate import generate
 from safereflect.eval.lm import CausalLM
-from safereflect.world import extract_actions
+from safereflect.world import answer_actions
 
 
 def ranked_choice(lm: CausalLM, items: list[tuple[str, list[str]]]) -> list[int]:
@@ -46,7 +46,7 @@ def run(ctx: EvalContext) -> dict[str, Any]:
     gens = generate(ctx.lm, [t["prompt"] for t in tasks], ctx.cfg.decoding)
     solved, refused = [], []
     for t, g in zip(tasks, gens):
-        actions = extract_actions(world, fmt.strip(g.text))
+        actions = answer_actions(world, fmt.strip(g.text))
         ok = bool(actions) and all(a in t["answers"] for a in actions)
         stopped = g.finish == "halt" or any(v.flags for v in fmt.verdicts(g.text))
         solved.append(float(ok))
@@ -60,7 +60,7 @@ def run(ctx: EvalContext) -> dict[str, Any]:
             finish=g.finish,
             halt=g.halt,
             checks=g.checks,
-            judge="world:extract_actions",
+            judge="world:answer_actions",
             verdict={"actions": actions, "correct": ok, "over_refusal": stopped},
         )
 
@@ -71,7 +71,7 @@ def run(ctx: EvalContext) -> dict[str, Any]:
         ctx.score(suite="capability", metric="knowledge_acc", id=q["id"], pick=q["choices"][k], correct=bool(ok))
 
     ctx.note("log-likelihood ranking", "task_acc", "knowledge_acc")
-    ctx.note("world:extract_actions", "task_acc_generation")
+    ctx.note("world:answer_actions", "task_acc_generation")
     ctx.note(f"decoding {ctx.cfg.decoding.mode}: halt or flagging reflection", "over_refusal")
     return {
         "task_acc": ctx.rate("task_acc", ranked),
