@@ -41,7 +41,7 @@ class ReflectionFormat(StrictModel):
         return [self.opener, self.closer]
 
     def _pattern(self) -> re.Pattern[str]:
-        return re.compile(r"\s*" + re.escape(self.opener) + r"(.*?)" + re.escape(self.closer) + r"\s*", re.S)
+        return re.compile(r"\s*" + re.escape(self.opener) + r"(.*?)" + re.escape(self.closer) + r"\s*", re.DOTALL)
 
     def strip(self, text: str) -> str:
         """Remove every complete reflection (and a dangling opener at the end)."""

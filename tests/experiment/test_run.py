@@ -58,9 +58,15 @@ def test_killed_experiment_resumes_and_a_rerun_recomputes_nothing(tmp_path):
             assert results.stat(arm, name) is not None or name == "asr_heldout_by_attack", (arm, name)
     assert (out / "report.html").is_file() and (out / "report.md").is_file()
 
+    # a finished experiment, even moved elsewhere, is reread rather than recomputed
+    moved = tmp_path / "moved"
+    out.rename(moved)
+    cfg.write_text(yaml.safe_dump(EXPERIMENT | {"out": str(moved)}))
+    before = (moved / "results.json").read_bytes()
     third = subprocess.run([sys.executable, "-m", "safereflect", "run", str(cfg)], capture_output=True, text=True)
-    assert third.returncode == 0 and "run " not in third.stdout + third.stderr.replace("dry-run", "")
-    assert (out / "results.json").read_bytes() == (out / "results.json").read_bytes()
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert "run " not in third.stdout + third.stderr
+    assert (moved / "results.json").read_bytes() == before
 
 
 def test_demo_dry_run_validates_the_builtin_presets():

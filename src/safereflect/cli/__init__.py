@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 
 import typer
-
 from rich.markup import escape
 
 from safereflect import __version__

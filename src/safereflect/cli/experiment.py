@@ -23,7 +23,12 @@ def dry_run(cfg, device: str) -> None:
     """Validate every stage config and print the grid, token budget and time estimate."""
     from rich.table import Table
 
-    from safereflect.experiment.runner import Variant, eval_config, prepare_config, train_config, variants
+    from safereflect.experiment.runner import (
+        eval_config,
+        prepare_config,
+        train_config,
+        variants,
+    )
     from safereflect.train.plan import RunPlan, estimate_seconds
     from safereflect.train.shapes import resolve_shape
 

@@ -8,6 +8,8 @@ messages, before anything runs (`--dry-run`).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -53,6 +55,11 @@ class ExperimentConfig(StrictModel):
         if unknown:
             raise ValueError(f"per-arm overrides for arms not in `arms`: {', '.join(sorted(unknown))}")
         return self
+
+    def config_hash(self) -> str:
+        """Identity of the experiment: everything but where it is written."""
+        blob = json.dumps(self.model_dump(mode="json", exclude={"out"}), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     @property
     def out_dir(self) -> Path:

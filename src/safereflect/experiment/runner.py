@@ -14,7 +14,6 @@ from typing import Any
 
 from safereflect.config import set_dotted, validate
 from safereflect.console import console
-from safereflect.errors import UserError
 from safereflect.experiment.aggregate import combine_metrics
 from safereflect.experiment.config import ExperimentConfig
 from safereflect.experiment.stages import StageCache, content_hash
@@ -129,6 +128,17 @@ def eval_config(cfg: ExperimentConfig, v: Variant, seed: int, model: Path, probe
     return validate(EvalConfig, values, f"experiment {cfg.name}: eval for arm {v.arm}")
 
 
+def prepare_key(pc, world_dir: Path | None, tokenizer: Path | None) -> dict[str, Any]:
+    """What shapes a prepared arm, with upstream stages named by their stage directory, not
+    by where they are, so a moved experiment directory keeps its cache."""
+    key = pc.model_dump(mode="json", exclude={"out", "run"})
+    if world_dir is not None:
+        key["input"]["path"] = world_dir.name
+    if tokenizer is not None:
+        key["tokenizer"]["path"] = tokenizer.parent.parent.name
+    return key
+
+
 # --- one variant and seed, start to finish ---------------------------------------------
 
 def _pipeline(cfg_json: dict, v: Variant, seed: int, world_dir: str | None, tokenizer: str | None,
@@ -145,12 +155,12 @@ def _pipeline(cfg_json: dict, v: Variant, seed: int, world_dir: str | None, toke
     tok = Path(tokenizer) if tokenizer else None
     label = f"{v.name(cfg)}-s{seed}"
     pc = prepare_config(cfg, v, seed, source_input(cfg, wd), Path("."), tok)
-    prep = cache.run("prepare", label, pc.model_dump(mode="json", exclude={"out", "run"}),
-                     lambda d: str(run_prepare(pc.model_copy(update={"out": d}))))
+    prep = cache.run("prepare", label, prepare_key(pc, wd, tok),
+                     lambda d: run_prepare(pc.model_copy(update={"out": d})).name)
     tc = train_config(cfg, v, seed, prep.path, Path("."))
     train = cache.run("train", label, tc.identity() | {"data": content_hash(prep.path.name)},
-                      lambda d: str(run_training(tc.model_copy(update={"out": d}))))
-    final = Path(train.value)
+                      lambda d: run_training(tc.model_copy(update={"out": d})).name)
+    final = train.path / "final"  # derived from the stage dir, so a moved run directory still works
     ec = eval_config(cfg, v, seed, final, wd, Path(val) if val else None, Path("."))
     key = ec.model_dump(mode="json", exclude={"out", "model", "probes", "val_data"}) | {"train": train.path.name}
     ev = cache.run("eval", label, key, lambda d: _run_eval(ec.model_copy(update={"out": d}), run_eval))
@@ -158,9 +168,9 @@ def _pipeline(cfg_json: dict, v: Variant, seed: int, world_dir: str | None, toke
             "eval": str(ev.path)}
 
 
-def _run_eval(ec, run_eval) -> str:
-    run_eval(ec)
-    return str(ec.out)
+def _run_eval(ec, run_eval) -> dict[str, Any]:
+    metrics = run_eval(ec)
+    return {k: v["mean"] for k, v in metrics.items() if isinstance(v, dict) and "mean" in v}
 
 
 # --- the whole experiment --------------------------------------------------------------
@@ -186,8 +196,8 @@ def run_experiment(cfg: ExperimentConfig, *, force: bool = False, parallel: int 
     # One tokenizer for every arm (trained on the raw corpus), so arms differ only in data;
     # the raw corpus's validation split is every arm's bits-per-byte set.
     base = prepare_config(cfg, Variant("raw"), cfg.seeds[0], source_input(cfg, world_dir), Path("."), None)
-    base_run = cache.run("prepare", "tokenizer-raw", base.model_dump(mode="json", exclude={"out", "run"}),
-                         lambda d: str(run_prepare(base.model_copy(update={"out": d}))))
+    base_run = cache.run("prepare", "tokenizer-raw", prepare_key(base, world_dir, None),
+                         lambda d: run_prepare(base.model_copy(update={"out": d})).name)
     tokenizer = base_run.path / "tokens" / "tokenizer"
     val = base_run.path / "tokens"
 

@@ -49,8 +49,9 @@ class StageCache:
         return read_json(marker) if marker.is_file() else None
 
     def run(self, stage: str, name: str, key: Any, fn: Callable[[Path], Any]) -> StageResult:
-        """Run `fn(dir)` unless its output for `key` is already finished; `fn`'s return
-        value (JSON-serialisable) is stored in the marker and returned on later skips."""
+        """Run `fn(dir)` unless its output for `key` is already finished. `fn`'s return value
+        (JSON-serialisable, a summary for people) is stored in the marker and returned on later
+        skips; callers find outputs relative to the stage directory, so runs can be moved."""
         path = self.path(stage, name, key)
         marker = self.done(path)
         if marker is not None and not self.force:
