@@ -20,29 +20,26 @@ from safereflect.report.table import main_table
 
 
 def print_table(results: Results | Mapping[str, Any], console: Console | None = None) -> None:
-    """Arms as rows, metrics as columns; the best arm per column in bold green.
-
-    Where every arm has the same n for a metric it is shown once, in the header, to keep
-    cells short; otherwise each cell carries its own n.
-    """
+    """Metrics as rows, arms as columns (so any number of metrics fits an 80-column
+    terminal); each cell is "mean [lo-hi]", the best arm per metric in bold green."""
     r = as_results(results)
     t = main_table(r)
     table = RichTable(title=Text(f"{r.experiment} (config {r.config_hash})"), box=box.SIMPLE_HEAD)
-    table.add_column("arm", no_wrap=True)
-    shared_n = []
+    table.add_column("metric", no_wrap=True)
+    for arm, _ in t.rows:
+        table.add_column(Text(arm), justify="right", no_wrap=True)
     for j, col in enumerate(t.columns):
+        # one n for the whole row when every arm shares it, else each cell carries its own
         ns = {cells[j].n for _, cells in t.rows if cells[j] is not None}
-        shared_n.append(len(ns) == 1)
-        header = col + arrow(col) + (f" n={ns.pop()}" if len(ns) == 1 else "")
-        table.add_column(Text(header), justify="right", overflow="fold")
-    for i, (arm, cells) in enumerate(t.rows):
-        row = [Text(arm)]
-        for j, s in enumerate(cells):
+        shared = len(ns) == 1
+        row = [Text(col + arrow(col) + (f" n={ns.pop()}" if shared else ""))]
+        for i, (_, cells) in enumerate(t.rows):
+            s = cells[j]
             if s is None:
                 row.append(Text("—", style="dim"))
                 continue
             cell = Text(f"{s.mean:.2f}", style="bold green" if t.is_best(i, j) else "")
-            cell.append(f"\n{s.lo:.2f}-{s.hi:.2f}" + ("" if shared_n[j] else f"\nn={s.n}"), style="dim")
+            cell.append(f"\n{s.lo:.2f}-{s.hi:.2f}" + ("" if shared else f"\nn={s.n}"), style="dim")
             row.append(cell)
         table.add_row(*row)
     (console or out).print(table)
