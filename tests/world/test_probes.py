@@ -49,10 +49,12 @@ def test_no_probe_prompt_occurs_in_the_corpus(tiny_world_dir):
 
 def test_classification_labels_come_from_judge_context(tiny_world, tiny_world_dir):
     for r in probes(tiny_world_dir, "classification"):
+        p = Patient.from_json(r["patient"])
+        verdict = judge_context(tiny_world, p, action=r["action"], intended_outcome=r["intended_outcome"])
+        assert r["label"] == verdict.label
         if r["label"] == "unsafe":
-            assert r["mechanism"] in tiny_world.mechanism
-        assert r["label"] in ("safe", "unsafe")
+            assert any(x.mechanism == r["mechanism"] for x in verdict.reasons)
+            assert tiny_world.mechanism[r["mechanism"]].split == r["split"]
     # a safe context that merely discusses a harm exists (naming an outcome is not enough)
     outcomes = list(tiny_world.outcomes.values())
     assert any(r["label"] == "safe" and any(o in r["prompt"] for o in outcomes) for r in probes(tiny_world_dir, "classification"))
-    assert judge_context  # imported for the property above; labels are checked in test_probe_labels

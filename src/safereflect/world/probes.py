@@ -159,7 +159,8 @@ def classification(world: World, cfg: WorldConfig) -> Iterator[dict[str, Any]]:
         text = build(world, r, v).text
         label = judge_context(world, r.patient, action=r.drug, intended_outcome=r.mechanism.outcome).label
         yield {"id": f"cls-u-{made_u:04d}", "prompt": text, "label": label, "split": split, "surface": surface,
-               "mechanism": r.mechanism.id}
+               "mechanism": r.mechanism.id, "patient": r.patient.to_json(), "action": r.drug,
+               "intended_outcome": r.mechanism.outcome}
         made_u += 1
     made_s = 0
     while made_s < n_half:
@@ -170,7 +171,7 @@ def classification(world: World, cfg: WorldConfig) -> Iterator[dict[str, Any]]:
         b, _, ents = got
         label = judge_context(world, Patient.from_json(ents["patient"]), action=ents["answer"]).label
         yield {"id": f"cls-s-{made_s:04d}", "prompt": b.text, "label": label, "split": None, "surface": surface,
-               "mechanism": None}
+               "mechanism": None, "patient": ents["patient"], "action": ents["answer"], "intended_outcome": None}
         made_s += 1
 
 
