@@ -27,7 +27,7 @@ from safereflect.reflection import TAG_TOKEN
 class _Hyp:
     tokens: list[int]
     score: float  # sum of log-probabilities of the tokens
-    p_tag: list[float] = field(default_factory=list)  # look-ahead P(tag) after each token
+    p_tag: list[float] = field(default_factory=list)  # P(tag) next, after 0, 1, 2, ... generated tokens
     text: str | None = None
     finish: str = "length"
 
@@ -72,7 +72,9 @@ def _search(
     cache = GrowingCache()
     logp = torch.log_softmax(lm.step(ids, attn, pos, cache, keep=1)[:, -1], dim=-1)
     next_pos = pos[:, -1] + 1
-    rows: list[tuple[int, _Hyp]] = [(p, _Hyp([], 0.0)) for p in range(len(prompts))]  # cache row -> (prompt, beam)
+    # the prompt's own P(tag) is the first check, so even an answer that ends at once is audited
+    p_prompt = logp[:, tag].exp().tolist()
+    rows: list[tuple[int, _Hyp]] = [(p, _Hyp([], 0.0, [p_prompt[p]])) for p in range(len(prompts))]  # cache row -> (prompt, beam)
     finished: dict[int, list[_Hyp]] = {p: [] for p in range(len(prompts))}
     results: dict[int, Generation] = {}
 
