@@ -37,6 +37,14 @@ def test_each_arm_is_evaluated_the_way_its_method_is_used(tmp_path):
     assert modes["raw"].cls.primary == "probe" and modes["reflect"].cls.primary == "zeroshot"
 
 
+def test_reflect_arms_read_prompts_with_the_segment_length_they_were_trained_on(tmp_path):
+    c = cfg(arms=["raw", "reflect"], prepare={"interventions": {"reflect": {"segment_words": 30}}})
+    for v in variants(c):
+        words = prepare_config(c, v, 0, {"path": "w", "format": "world"}, tmp_path, None).interventions.reflect
+        ec = eval_config(c, v, 0, tmp_path, None, None, tmp_path, words.segment_words)
+        assert ec.decoding.read_segment_words == (30 if v.arm == "reflect" else None)
+
+
 def test_stage_sections_are_validated_by_the_stages_own_models(tmp_path):
     v = variants(cfg(arms=["reflect"]))[0]
     bad = cfg(arms=["reflect"], prepare={"interventions": {"reflect": {"segment_words": 0}}})

@@ -48,7 +48,7 @@ def attack(
     verdicts = ctx.oracle.judge([JudgeItem(p["prompt"], g.text, probe=p) for p, g in zip(probes, gens)])
     out = []
     for i, (p, g, v) in enumerate(zip(probes, gens, verdicts)):
-        shown = prompts[i] if isinstance(prompts[i], str) else lm.decode(prompts[i])
+        shown = lm.as_read(prompts[i]) if isinstance(prompts[i], str) else lm.decode(prompts[i])  # what it read
         ctx.log(
             suite=suite,
             model=model,

@@ -55,7 +55,7 @@ def run(ctx: EvalContext) -> dict[str, Any]:
             suite="capability",
             model="base",
             id=t["id"],
-            prompt=t["prompt"],
+            prompt=ctx.lm.as_read(t["prompt"]),
             completion=g.text,
             finish=g.finish,
             halt=g.halt,

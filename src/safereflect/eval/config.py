@@ -34,6 +34,13 @@ class DecodingConfig(StrictModel):
     beam_width: int = Field(4, ge=1, description="safebeam: beams kept; twice as many candidates are looked ahead")
     stop_on_tag: bool = Field(True, description="safebeam: stop when the best beam would emit the tag")
     reflection: ReflectionFormat = Field(default_factory=ReflectionFormat)
+    read_segment_words: int | None = Field(
+        None,
+        ge=1,
+        description="reflection-pretrained models: the segment length they were trained with; every prompt "
+        "is then read in that format, with the model's own reflection after each complete segment "
+        "(eval/reading.py). None reads prompts as plain text",
+    )
 
 
 class FinetuneBudget(StrictModel):

@@ -18,7 +18,7 @@ import torch
 from safereflect.eval.config import DecodingConfig
 from safereflect.eval.kv_cache import GrowingCache
 from safereflect.eval.lm import CausalLM
-from safereflect.eval.monitor import Monitor
+from safereflect.eval.monitor import Monitor, prompt_checks
 
 Finish = Literal["eos", "stop", "length", "halt"]
 
@@ -53,8 +53,14 @@ def generate(
 
         return safebeam(lm, encoded, dec, max_new, stops)
     out: list[Generation | None] = [None] * len(encoded)
-    for batch in lm.batches([len(e) for e in encoded]):
-        for i, g in zip(batch, _decode(lm, [encoded[i] for i in batch], batch, dec, max_new, stops)):
+    halts, first_checks = prompt_checks(lm, dec, prompts) if dec.mode == "monitored" else ({}, None)
+    for i, halt in halts.items():
+        out[i] = Generation("", [], "halt", halt, first_checks[i])  # type: ignore[index]
+    todo = [i for i in range(len(encoded)) if i not in halts]
+    for batch in lm.batches([len(encoded[i]) for i in todo]):
+        idx = [todo[b] for b in batch]
+        checks = [list(first_checks[i]) if first_checks else [] for i in idx]
+        for i, g in zip(idx, _decode(lm, [encoded[i] for i in idx], idx, dec, max_new, stops, checks)):
             out[i] = g
     return out  # type: ignore[return-value]
 
@@ -85,7 +91,13 @@ def _pick(logits: torch.Tensor, dec: DecodingConfig, gens: list[torch.Generator]
 
 @torch.no_grad()
 def _decode(
-    lm: CausalLM, prompts: list[list[int]], keys: list[int], dec: DecodingConfig, max_new: int, stops: list[str]
+    lm: CausalLM,
+    prompts: list[list[int]],
+    keys: list[int],
+    dec: DecodingConfig,
+    max_new: int,
+    stops: list[str],
+    checks: list[list[dict]],
 ) -> list[Generation]:
     monitor = Monitor(lm, dec) if dec.mode == "monitored" else None
     ids, attn, pos = lm.padded(prompts)
@@ -96,7 +108,6 @@ def _decode(
     rows = list(range(len(prompts)))  # batch row -> prompt index
     tokens: list[list[int]] = [[] for _ in prompts]
     results: list[Generation | None] = [None] * len(prompts)
-    checks: list[list[dict]] = [[] for _ in prompts]
     watch_text = bool(stops) or monitor is not None
 
     for step in range(max_new):

@@ -18,6 +18,7 @@ import torch
 
 from safereflect.errors import UserError
 from safereflect.eval.model_path import resolve_model
+from safereflect.eval.reading import ReflectedReading
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
@@ -42,6 +43,8 @@ class CausalLM:
         self.bos_id: int | None = tokenizer.bos_token_id if add_bos else None
         self.prefix_id: int = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else self.eos_id  # type: ignore[assignment]
         self.max_length: int = int(getattr(model.config, "max_position_embeddings", None) or 2048)
+        # set for reflection-pretrained models: every text context is read in their training format
+        self.reading: ReflectedReading | None = None
 
     @classmethod
     def load(
@@ -85,9 +88,14 @@ class CausalLM:
     def encode_many(self, texts: Sequence[str]) -> list[list[int]]:
         return self.tok(list(texts), add_special_tokens=False)["input_ids"] if texts else []
 
-    def encode_context(self, text: str) -> list[int]:
-        """A context as the model reads it: optional BOS, and never empty."""
-        ids = ([self.bos_id] if self.bos_id is not None else []) + self.encode(text)
+    def as_read(self, text: str) -> str:
+        """A text context as this model reads it (with its reflections, under `reading`)."""
+        return text if self.reading is None else self.reading.render(text)
+
+    def encode_context(self, text: str, *, rendered: bool = False) -> list[int]:
+        """A context as the model reads it: optional BOS, and never empty. `rendered`: the
+        text is already in the model's reading format."""
+        ids = ([self.bos_id] if self.bos_id is not None else []) + self.encode(text if rendered else self.as_read(text))
         return ids or [self.prefix_id]
 
     def decode(self, ids: Sequence[int]) -> str:
@@ -132,6 +140,7 @@ class CausalLM:
 
     # --- scoring -----------------------------------------------------------------------
     def split_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
+        context = self.as_read(context)
         spaces = len(context) - len(context.rstrip(" "))
         if spaces:
             context, continuation = context[:-spaces], context[-spaces:] + continuation

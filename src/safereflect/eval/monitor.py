@@ -7,10 +7,15 @@ the model opens a reflection itself it writes the verdict, and a flagging one
 (`ReflectionFormat.parse_body`) halts the row with the reflection kept in the text. While a
 self-opened reflection is being written forced checks pause, for at most
 `reflection_max_tokens` tokens, so never closing a reflection cannot switch the monitor off.
+
+Models read with `ReflectedReading` also reflect on the prompt before answering it: the
+verdict at each of its complete segments is read, and the first one that flags halts the
+prompt unanswered (`prompt_checks`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -72,3 +77,31 @@ class Monitor:
         if last.flags:
             return {"step": step, "reason": "self_reflection", "verdict": last.verdict, "body": last.body}
         return None
+
+
+def prompt_checks(
+    lm: CausalLM, dec: DecodingConfig, prompts: Sequence[str | Sequence[int]]
+) -> tuple[dict[int, dict], list[list[dict]]]:
+    """The model's verdict at each reflection slot of each text prompt, read in order; the
+    prompts halted (with where and why) and every check read. Token-id prompts have no
+    segments to read and are left to the forced checks."""
+    checks: list[list[dict]] = [[] for _ in prompts]
+    if lm.reading is None:
+        return {}, checks
+    contexts, owner = [], []
+    for i, p in enumerate(prompts):
+        if isinstance(p, str):
+            for k, c in enumerate(lm.reading.slot_contexts(p)):
+                contexts.append(lm.encode_context(c, rendered=True)[-lm.max_length :])
+                owner.append((i, k))
+    if not contexts:
+        return {}, checks
+    p_flag = VerdictReader(lm, dec.reflection).flag_prob(contexts).tolist()
+    halts: dict[int, dict] = {}
+    for (i, k), p in zip(owner, p_flag):
+        if i in halts:
+            continue  # the reading stopped at the flagging slot
+        checks[i].append({"step": 0, "kind": "prompt", "slot": k, "p_flag": round(p, 6)})
+        if p > dec.flag_threshold:
+            halts[i] = {"step": 0, "reason": "prompt_reflection", "slot": k, "p_flag": p}
+    return halts, checks

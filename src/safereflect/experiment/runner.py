@@ -83,6 +83,7 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 # --- stage configs (validated by the stages' own models) ------------------------------
 
+
 def source_input(cfg: ExperimentConfig, world_dir: Path | None) -> dict[str, Any]:
     return {"path": str(world_dir), "format": "world"} if cfg.world is not None else dict(cfg.corpus or {})
 
@@ -108,19 +109,34 @@ def train_config(cfg: ExperimentConfig, v: Variant, seed: int, data: Path, out: 
     return resolve_train_config(v.model or cfg.train.get("preset", "cpu-1m"), overrides=overrides)
 
 
-def eval_config(cfg: ExperimentConfig, v: Variant, seed: int, model: Path, probes: Path | None, val: Path | None,
-                out: Path):
+def eval_config(
+    cfg: ExperimentConfig,
+    v: Variant,
+    seed: int,
+    model: Path,
+    probes: Path | None,
+    val: Path | None,
+    out: Path,
+    segment_words: int | None = None,
+):
     from safereflect.eval import EvalConfig
 
     # Each arm is read the way its method is meant to be used: reflect models monitor
     # themselves, tag models decode with SafeBeam; safety classification is zero-shot at the
     # reflection slot for reflect arms and a linear probe for arms never trained on it.
+    # Reflect models read their prompts in the format they were trained on (eval/reading.py).
     mode = "monitored" if "reflect" in v.parts else "safebeam" if "tag" in v.parts else "plain"
+    decoding: dict[str, Any] = {"mode": mode}
+    if "reflect" in v.parts and segment_words:
+        decoding["read_segment_words"] = segment_words
     values: dict[str, Any] = {
-        "model": str(model), "probes": str(probes) if probes else None, "out": str(out), "seed": seed,
+        "model": str(model),
+        "probes": str(probes) if probes else None,
+        "out": str(out),
+        "seed": seed,
         "suites": DEFAULT_SUITES if val is not None else [s for s in DEFAULT_SUITES if s != "bpb"],
         "val_data": str(val) if val is not None else None,
-        "decoding": {"mode": mode},
+        "decoding": decoding,
         "cls": {"primary": "zeroshot" if "reflect" in v.parts else "probe"},
     }
     values = _deep_merge(values, cfg.eval)
@@ -141,8 +157,10 @@ def prepare_key(pc, world_dir: Path | None, tokenizer: Path | None) -> dict[str,
 
 # --- one variant and seed, start to finish ---------------------------------------------
 
-def _pipeline(cfg_json: dict, v: Variant, seed: int, world_dir: str | None, tokenizer: str | None,
-              val: str | None, force: bool) -> dict[str, Any]:
+
+def _pipeline(
+    cfg_json: dict, v: Variant, seed: int, world_dir: str | None, tokenizer: str | None, val: str | None, force: bool
+) -> dict[str, Any]:
     """prepare -> train -> eval for one variant and seed (a top-level function, so a
     process pool can run several at once)."""
     from safereflect.data import run_prepare
@@ -155,17 +173,30 @@ def _pipeline(cfg_json: dict, v: Variant, seed: int, world_dir: str | None, toke
     tok = Path(tokenizer) if tokenizer else None
     label = f"{v.name(cfg)}-s{seed}"
     pc = prepare_config(cfg, v, seed, source_input(cfg, wd), Path("."), tok)
-    prep = cache.run("prepare", label, prepare_key(pc, wd, tok),
-                     lambda d: run_prepare(pc.model_copy(update={"out": d})).name)
+    prep = cache.run(
+        "prepare", label, prepare_key(pc, wd, tok), lambda d: run_prepare(pc.model_copy(update={"out": d})).name
+    )
     tc = train_config(cfg, v, seed, prep.path, Path("."))
-    train = cache.run("train", label, tc.identity() | {"data": content_hash(prep.path.name)},
-                      lambda d: run_training(tc.model_copy(update={"out": d})).name)
+    train = cache.run(
+        "train",
+        label,
+        tc.identity() | {"data": content_hash(prep.path.name)},
+        lambda d: run_training(tc.model_copy(update={"out": d})).name,
+    )
     final = train.path / "final"  # derived from the stage dir, so a moved run directory still works
-    ec = eval_config(cfg, v, seed, final, wd, Path(val) if val else None, Path("."))
+    ec = eval_config(
+        cfg, v, seed, final, wd, Path(val) if val else None, Path("."), pc.interventions.reflect.segment_words
+    )
     key = ec.model_dump(mode="json", exclude={"out", "model", "probes", "val_data"}) | {"train": train.path.name}
     ev = cache.run("eval", label, key, lambda d: _run_eval(ec.model_copy(update={"out": d}), run_eval))
-    return {"variant": v.name(cfg), "arm": v.arm, "seed": seed, "prepare": str(prep.path), "train": str(train.path),
-            "eval": str(ev.path)}
+    return {
+        "variant": v.name(cfg),
+        "arm": v.arm,
+        "seed": seed,
+        "prepare": str(prep.path),
+        "train": str(train.path),
+        "eval": str(ev.path),
+    }
 
 
 def _run_eval(ec, run_eval) -> dict[str, Any]:
@@ -174,6 +205,7 @@ def _run_eval(ec, run_eval) -> dict[str, Any]:
 
 
 # --- the whole experiment --------------------------------------------------------------
+
 
 def run_experiment(cfg: ExperimentConfig, *, force: bool = False, parallel: int = 1) -> Path:
     """Run (or resume) the experiment; returns its output directory (results.json, report)."""
@@ -190,20 +222,27 @@ def run_experiment(cfg: ExperimentConfig, *, force: bool = False, parallel: int 
         from safereflect.world import preset_config, write_world
 
         wc = preset_config(cfg.world.preset, cfg.world.seed, **cfg.world.overrides)
-        world_dir = cache.run("world", cfg.world.preset, wc.model_dump(mode="json"),
-                              lambda d: write_world(wc, d)["documents"]).path
+        world_dir = cache.run(
+            "world", cfg.world.preset, wc.model_dump(mode="json"), lambda d: write_world(wc, d)["documents"]
+        ).path
 
     # One tokenizer for every arm (trained on the raw corpus), so arms differ only in data;
     # the raw corpus's validation split is every arm's bits-per-byte set.
     base = prepare_config(cfg, Variant("raw"), cfg.seeds[0], source_input(cfg, world_dir), Path("."), None)
-    base_run = cache.run("prepare", "tokenizer-raw", prepare_key(base, world_dir, None),
-                         lambda d: run_prepare(base.model_copy(update={"out": d})).name)
+    base_run = cache.run(
+        "prepare",
+        "tokenizer-raw",
+        prepare_key(base, world_dir, None),
+        lambda d: run_prepare(base.model_copy(update={"out": d})).name,
+    )
     tokenizer = base_run.path / "tokens" / "tokenizer"
     val = base_run.path / "tokens"
 
     jobs = [(v, s) for s in cfg.seeds for v in variants(cfg)]
-    args = [(cfg.model_dump(mode="json"), v, s, str(world_dir) if world_dir else None, str(tokenizer), str(val), force)
-            for v, s in jobs]
+    args = [
+        (cfg.model_dump(mode="json"), v, s, str(world_dir) if world_dir else None, str(tokenizer), str(val), force)
+        for v, s in jobs
+    ]
     if parallel > 1:
         with ProcessPoolExecutor(parallel) as pool:
             runs = list(pool.map(_pipeline, *zip(*args)))
@@ -238,9 +277,16 @@ def samples(runs: list[dict[str, Any]], per_arm: int) -> Iterator[dict[str, Any]
                 continue
             shown.add(rec["attack"])
             v = rec.get("verdict") or {}
-            yield {"arm": r["variant"], "probe_id": rec["id"], "attack": rec["attack"], "prompt": rec["prompt"],
-                   "completion": rec["completion"], "success": bool(v.get("harmful")),
-                   "flagged": bool(v.get("flagged")), "reason": v.get("reason", "")}
+            yield {
+                "arm": r["variant"],
+                "probe_id": rec["id"],
+                "attack": rec["attack"],
+                "prompt": rec["prompt"],
+                "completion": rec["completion"],
+                "success": bool(v.get("harmful")),
+                "flagged": bool(v.get("flagged")),
+                "reason": v.get("reason", ""),
+            }
             if len(shown) >= per_arm:
                 break
 
@@ -269,8 +315,15 @@ def machine() -> str:
 def render(cfg: ExperimentConfig, results: dict, runs: list[dict], out: Path, seconds: float) -> None:
     from safereflect.report import ReportInputs, check_claims, print_table, render_report
 
-    inputs = ReportInputs(results=results, config=cfg.model_dump(mode="json"), versions=versions(), machine=machine(),
-                          date=time.strftime("%Y-%m-%d"), samples=list(samples(runs, cfg.samples_per_arm)), claims=None)
+    inputs = ReportInputs(
+        results=results,
+        config=cfg.model_dump(mode="json"),
+        versions=versions(),
+        machine=machine(),
+        date=time.strftime("%Y-%m-%d"),
+        samples=list(samples(runs, cfg.samples_per_arm)),
+        claims=None,
+    )
     md, html = render_report(inputs, out)
     print_table(inputs.results)
     for claim in check_claims(inputs.results):

@@ -70,3 +70,24 @@ def test_noise_replaces_the_rest_and_masks_it_from_the_loss(prepared, tiny_world
         assert d["text"][:start].endswith("</think>") and end == len(d["text"])
         rest = world[d["id"]]["text"][len(REFLECTION.sub("", d["text"][:start])):]
         assert count_words(d["text"][start:end]) == count_words(rest)
+
+
+def test_evaluation_reads_prompts_exactly_as_the_intervention_wrote_the_corpus(prepared, tiny_world_dir):
+    # a reflection-pretrained model is evaluated on prompts rendered by ReflectedReading;
+    # for a safe text it must produce the corpus's own bytes (the end-of-text reflection aside)
+    from safereflect.eval.reading import ReflectedReading
+
+    reading = ReflectedReading(DEFAULT_FORMAT, N)
+    world = world_docs(tiny_world_dir)
+    checked = 0
+    for d in records(prepared("reflect", interventions__reflect__segment_words=N) / "docs"):
+        w = world[d["id"]]
+        if w["metadata"]["safety"] != "safe":
+            continue
+        end = DEFAULT_FORMAT.render("safe").rstrip()
+        assert d["text"].endswith(end)
+        assert reading.render(w["text"]) == d["text"][: -len(end)]
+        ends = reading.slot_ends(w["text"], whole=True)
+        assert reading.render(w["text"], ends) == d["text"]
+        checked += 1
+    assert checked > 50

@@ -93,9 +93,11 @@ def _engine_device(device: str) -> str:
 def load_like(ctx: EvalContext, path: Path) -> CausalLM:
     """A finetuned model under the evaluated model's settings (and tokenizer, if it has none)."""
     c = ctx.cfg
-    return CausalLM.load(
+    lm = CausalLM.load(
         path, device=c.device, dtype=c.dtype, batch_size=c.batch_size, add_bos=c.add_bos, tokenizer_from=ctx.model_path
     )
+    lm.reading = ctx.lm.reading
+    return lm
 
 
 def finetune_and_load(
