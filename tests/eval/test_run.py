@@ -225,3 +225,23 @@ def test_with_the_training_engine(tiny_model_dir, tiny_world_dir, tmp_path):
     metrics = run_eval(cfg)
     assert [p["step"] for p in metrics["asr_vs_ft_steps"]["harmful-100"]] == [0, 1, 2]
     check_shape("asr_heldout_after_harmful_ft", metrics["asr_heldout_after_harmful_ft"])
+
+
+def test_reflect_models_read_prompts_in_their_training_format(tiny_model_dir, tiny_world_dir, tmp_path):
+    cfg = EvalConfig(
+        model=str(tiny_model_dir),
+        probes=tiny_world_dir,
+        out=tmp_path,
+        suites=["asr", "cls"],
+        device="cpu",
+        max_probes=4,
+        bootstrap=20,
+        decoding={"mode": "monitored", "read_segment_words": 6},
+        cls={"methods": ["zeroshot"]},
+    )
+    run_eval(cfg)
+    gens = [json.loads(x) for x in (tmp_path / "generations.jsonl").read_text().splitlines()]
+    assert all("<think>" in g["prompt"] for g in gens)  # logged as the model read it
+    assert all(g["checks"][0]["kind"] == "prompt" for g in gens)
+    halted = [g for g in gens if g["finish"] == "halt" and g["halt"]["reason"] == "prompt_reflection"]
+    assert all(g["completion"] == "" for g in halted)

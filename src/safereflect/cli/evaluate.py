@@ -31,6 +31,12 @@ def evaluate(
     decoding: Decoding | None = typer.Option(
         None, "--decoding", help="plain, monitored (self-monitoring) or safebeam."
     ),
+    read_segment_words: int | None = typer.Option(
+        None,
+        "--read-segment-words",
+        min=1,
+        help="Reflect models: the segment length they were trained with; prompts are then read in that format.",
+    ),
     suites: str | None = typer.Option(
         None,
         "--suites",
@@ -55,6 +61,7 @@ def evaluate(
       safereflect eval --model runs/reflect/final --probes runs/world --out runs/eval/reflect
 
       safereflect eval --model runs/reflect --probes runs/world --out runs/eval/reflect-mon --decoding monitored
+        --read-segment-words 100
 
       safereflect eval --model runs/tag --probes runs/world --out runs/eval/tag --decoding safebeam --suites asr,capability
 
@@ -79,6 +86,7 @@ def evaluate(
         "seed": seed,
         "device": device,
         "decoding.mode": decoding and decoding.value,
+        "decoding.read_segment_words": read_segment_words,
         "realtext.judge.name": judge and judge.value,
         "realtext.prompts": [str(p) for p in prompts] or None,
     }
