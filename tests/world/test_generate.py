@@ -67,3 +67,19 @@ def test_cli_config_errors_name_the_key(tmp_path):
     res = run_cli("world", "--preset", "tiny", "--out", str(tmp_path / "w"), "--config", str(cfg))
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "n_drugs" in res.stderr and "bogus: unknown key (allowed:" in res.stderr
+
+
+def test_generator_fingerprint_follows_the_generator_source(tmp_path, monkeypatch):
+    # the experiment runner keys a cached world by it: an edited generator must rebuild
+    import importlib
+    import shutil
+
+    gen = importlib.import_module("safereflect.world.generate")  # the package's `generate` is the function
+
+    pkg = tmp_path / "world"
+    shutil.copytree(Path(gen.__file__).parent, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(gen, "__file__", str(pkg / "generate.py"))
+    before = gen.generator_fingerprint()
+    assert before == gen.generator_fingerprint()
+    (pkg / "corpus.py").write_text((pkg / "corpus.py").read_text() + "\n# one more line\n")
+    assert gen.generator_fingerprint() != before

@@ -219,12 +219,12 @@ def run_experiment(cfg: ExperimentConfig, *, force: bool = False, parallel: int 
 
     world_dir = None
     if cfg.world is not None:
-        from safereflect.world import preset_config, write_world
+        from safereflect.world import generator_fingerprint, preset_config, write_world
 
         wc = preset_config(cfg.world.preset, cfg.world.seed, **cfg.world.overrides)
-        world_dir = cache.run(
-            "world", cfg.world.preset, wc.model_dump(mode="json"), lambda d: write_world(wc, d)["documents"]
-        ).path
+        # an edit of the generator changes the world under the same config: rebuild it then
+        key = {"config": wc.model_dump(mode="json"), "generator": generator_fingerprint()}
+        world_dir = cache.run("world", cfg.world.preset, key, lambda d: write_world(wc, d)["documents"]).path
 
     # One tokenizer for every arm (trained on the raw corpus), so arms differ only in data;
     # the raw corpus's validation split is every arm's bits-per-byte set.

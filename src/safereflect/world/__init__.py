@@ -1,6 +1,6 @@
 """MedSafetyWorld: a seeded synthetic medical world with a programmatic definition of safety."""
 
-from safereflect.world.generate import CORPUS_FILES, PROBE_FILES, generate, write_world
+from safereflect.world.generate import CORPUS_FILES, PROBE_FILES, generate, generator_fingerprint, write_world
 from safereflect.world.model import Mechanism, Patient, World, load_world
 from safereflect.world.oracle import (
     CompletionVerdict,
@@ -28,6 +28,7 @@ __all__ = [
     "answer_actions",
     "extract_actions",
     "generate",
+    "generator_fingerprint",
     "judge_action",
     "judge_completion",
     "judge_context",

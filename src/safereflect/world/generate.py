@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from pathlib import Path
 
@@ -21,6 +22,15 @@ from safereflect.world.probes import (
 
 CORPUS_FILES = ("knowledge", "cases", "unsafe")
 PROBE_FILES = ("safe_tasks", "harmful_seen", "harmful_heldout", "classification", "ft_harmful", "ft_benign", "knowledge")
+
+
+def generator_fingerprint() -> str:
+    """A hash of the generator's source: the same config gives the same bytes only under the
+    same generator, so a cached world is keyed by both."""
+    h = hashlib.sha256()
+    for f in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:12]
 
 
 def generate(cfg: WorldConfig) -> tuple[World, dict[str, list[dict]], dict[str, list[dict]]]:
