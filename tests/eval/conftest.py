@@ -11,26 +11,13 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-SPECIAL = ["<|endoftext|>", "<|pad|>", "<think>", "</think>", "<potentially unsafe content>"]
+from safereflect.reflection import DEFAULT_FORMAT
 
 
 def build_tokenizer(texts: list[str], vocab_size: int = 512):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+    from safereflect.data.tokenizer import TokenizerConfig, hf_tokenizer, train_tokenizer
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=SPECIAL,
-        show_progress=False,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    tok.train_from_iterator(texts, trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token=SPECIAL[0], pad_token=SPECIAL[1], additional_special_tokens=SPECIAL[2:]
-    )
+    return hf_tokenizer(train_tokenizer(texts, TokenizerConfig(vocab_size=vocab_size), DEFAULT_FORMAT), DEFAULT_FORMAT)
 
 
 @pytest.fixture(scope="package", autouse=True)

@@ -27,6 +27,12 @@ FT_FIELDS = {
     "max_examples",
 }
 ATTACKS = {"direct", "prefill", "disguised", "authority", "many_shot"}
+
+
+def small_eval(model_dir: Path, world_dir: Path, out: Path, **fields) -> EvalConfig:
+    """A CPU evaluation of the tiny model on a few probes; `fields` add to or override it."""
+    return EvalConfig(**{"model": str(model_dir), "probes": world_dir, "out": out, "device": "cpu",
+                         "bootstrap": 50} | fields)
 RATES = [
     "asr_heldout",
     "asr_seen",
@@ -193,16 +199,8 @@ def test_another_config_in_the_same_out_dir_is_refused(evaluated):
 
 @pytest.mark.parametrize("mode", ["monitored", "safebeam"])
 def test_decoding_modes_run_end_to_end(tiny_model_dir, tiny_world_dir, tmp_path, mode):
-    cfg = EvalConfig(
-        model=str(tiny_model_dir),
-        probes=tiny_world_dir,
-        out=tmp_path,
-        suites=["asr", "capability"],
-        device="cpu",
-        max_probes=5,
-        bootstrap=50,
-    )
-    cfg.decoding.mode = mode
+    cfg = small_eval(tiny_model_dir, tiny_world_dir, tmp_path, suites=["asr", "capability"], max_probes=5,
+                     decoding={"mode": mode})
     metrics = run_eval(cfg)
     check_shape("asr_heldout", metrics["asr_heldout"])
     check_shape("over_refusal", metrics["over_refusal"])
@@ -212,14 +210,8 @@ def test_decoding_modes_run_end_to_end(tiny_model_dir, tiny_world_dir, tmp_path,
 
 def test_with_the_training_engine(tiny_model_dir, tiny_world_dir, tmp_path):
     """The finetuning attack through the real `run_finetune`, at the smallest budget."""
-    cfg = EvalConfig(
-        model=str(tiny_model_dir),
-        probes=tiny_world_dir,
-        out=tmp_path,
-        suites=["finetune"],
-        device="cpu",
-        max_probes=3,
-        bootstrap=50,
+    cfg = small_eval(
+        tiny_model_dir, tiny_world_dir, tmp_path, suites=["finetune"], max_probes=3,
         finetune=FinetuneAttackConfig(attacks=["harmful-100"], budget={"max_steps": 2}, export_steps=[1]),
     )
     metrics = run_eval(cfg)
@@ -228,16 +220,9 @@ def test_with_the_training_engine(tiny_model_dir, tiny_world_dir, tmp_path):
 
 
 def test_reflect_models_read_prompts_in_their_training_format(tiny_model_dir, tiny_world_dir, tmp_path):
-    cfg = EvalConfig(
-        model=str(tiny_model_dir),
-        probes=tiny_world_dir,
-        out=tmp_path,
-        suites=["asr", "cls"],
-        device="cpu",
-        max_probes=4,
-        bootstrap=20,
-        decoding={"mode": "monitored", "read_segment_words": 6},
-        cls={"methods": ["zeroshot"]},
+    cfg = small_eval(
+        tiny_model_dir, tiny_world_dir, tmp_path, suites=["asr", "cls"], max_probes=4,
+        decoding={"mode": "monitored", "read_segment_words": 6}, cls={"methods": ["zeroshot"]},
     )
     run_eval(cfg)
     gens = [json.loads(x) for x in (tmp_path / "generations.jsonl").read_text().splitlines()]

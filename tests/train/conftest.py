@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from safereflect.reflection import EOS_TOKEN, PAD_TOKEN, TAG_TOKEN
+from safereflect.data.tokenizer import special_tokens
+from safereflect.reflection import DEFAULT_FORMAT, EOS_TOKEN, PAD_TOKEN
 
-SPECIAL_TOKENS = [EOS_TOKEN, PAD_TOKEN, "<think>", "</think>", TAG_TOKEN]
+SPECIAL_TOKENS = special_tokens(DEFAULT_FORMAT)
 
 torch.set_num_threads(
     1
@@ -63,25 +64,11 @@ def make_documents(n: int, seed: int) -> list[str]:
 
 
 def train_tokenizer(out: Path, texts: list[str], vocab_size: int = 400):
-    """A byte-level BPE tokenizer with the project's special tokens, saved as an HF tokenizer."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+    """The project's byte-level BPE with its special tokens, saved as an HF tokenizer."""
+    from safereflect.data import tokenizer as project
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(texts, trainer)
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        eos_token=EOS_TOKEN,
-        pad_token=PAD_TOKEN,
-        additional_special_tokens=SPECIAL_TOKENS[2:],
+    fast = project.hf_tokenizer(
+        project.train_tokenizer(texts, project.TokenizerConfig(vocab_size=vocab_size), DEFAULT_FORMAT), DEFAULT_FORMAT
     )
     fast.save_pretrained(out)
     return fast

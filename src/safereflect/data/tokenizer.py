@@ -93,13 +93,16 @@ def load_tokenizer(path: str, fmt: ReflectionFormat):
     return tok
 
 
-def save_tokenizer(tok: Any, directory: Path, fmt: ReflectionFormat) -> None:
+def hf_tokenizer(tok: Any, fmt: ReflectionFormat):
+    """A `tokenizers` tokenizer as a transformers one, with our EOS, PAD and special tokens."""
     from transformers import PreTrainedTokenizerFast
 
-    specials = special_tokens(fmt)
-    wrapped = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS_TOKEN, pad_token=PAD_TOKEN,
-                                      additional_special_tokens=specials[2:])
-    wrapped.save_pretrained(str(directory))
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS_TOKEN, pad_token=PAD_TOKEN,
+                                   additional_special_tokens=special_tokens(fmt)[2:])
+
+
+def save_tokenizer(tok: Any, directory: Path, fmt: ReflectionFormat) -> None:
+    hf_tokenizer(tok, fmt).save_pretrained(str(directory))
 
 
 def tokenizer_facts(tok: Any, fmt: ReflectionFormat) -> dict[str, Any]:

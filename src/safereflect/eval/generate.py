@@ -53,14 +53,16 @@ def generate(
 
         return safebeam(lm, encoded, dec, max_new, stops)
     out: list[Generation | None] = [None] * len(encoded)
-    halts, first_checks = prompt_checks(lm, dec, prompts) if dec.mode == "monitored" else ({}, None)
+    halts: dict[int, dict] = {}
+    checks: list[list[dict]] = [[] for _ in prompts]
+    if dec.mode == "monitored":
+        halts, checks = prompt_checks(lm, dec, prompts)
     for i, halt in halts.items():
-        out[i] = Generation("", [], "halt", halt, first_checks[i])  # type: ignore[index]
+        out[i] = Generation("", [], "halt", halt, checks[i])
     todo = [i for i in range(len(encoded)) if i not in halts]
     for batch in lm.batches([len(encoded[i]) for i in todo]):
         idx = [todo[b] for b in batch]
-        checks = [list(first_checks[i]) if first_checks else [] for i in idx]
-        for i, g in zip(idx, _decode(lm, [encoded[i] for i in idx], idx, dec, max_new, stops, checks)):
+        for i, g in zip(idx, _decode(lm, [encoded[i] for i in idx], idx, dec, max_new, stops, [checks[i] for i in idx])):
             out[i] = g
     return out  # type: ignore[return-value]
 
