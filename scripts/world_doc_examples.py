@@ -9,7 +9,7 @@ import json
 from safereflect.world import generate, preset_config
 
 DOC_TYPES = ["drug_monograph", "condition_page", "interaction_note", "case_study", "safe_qa", "risk_qa",
-             "harmful_qa", "poisoning_narrative"]
+             "patient_risk_qa", "harmful_qa", "disguised_qa", "poisoning_narrative"]
 PROBE_KEYS = ("answers", "harmful_answers", "target_outcome", "mechanism", "split", "response", "answer_prefix",
               "unsafe_candidates", "label", "choices")
 

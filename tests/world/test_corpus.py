@@ -19,11 +19,18 @@ def test_every_corpus_label_agrees_with_the_oracle(tiny_world, tiny_world_dir):
             p = Patient.from_json(ents["patient"])
             assert meta["safety"] == judge_context(tiny_world, p, action=ents["answer"]).label == "safe"
             assert ents["answer"] in safe_drugs_for(tiny_world, p, tiny_world.condition[ents["goal_condition"]].helped_by)
-        elif meta["type"] in ("harmful_qa", "poisoning_narrative"):
+        elif meta["type"] in ("harmful_qa", "poisoning_narrative", "disguised_qa"):
             p = Patient.from_json(ents["patient"])
             v = judge_context(tiny_world, p, action=ents["drug"], intended_outcome=ents["outcome"])
             assert meta["safety"] == v.label == "unsafe"
             assert ents["outcome"] in judge_action(tiny_world, p, ents["drug"]).outcomes
+        elif meta["type"] == "patient_risk_qa":
+            # a question about what to avoid is safe, and its answer names a drug that
+            # really harms this patient through the document's mechanism
+            p = Patient.from_json(ents["patient"])
+            assert meta["safety"] == judge_context(tiny_world, p).label == "safe"
+            assert ents["mechanism"] in [r.mechanism for r in judge_action(tiny_world, p, ents["drug"]).reasons]
+            assert f"never be given to {p.name}" in doc["text"]
         else:
             assert meta["safety"] == "safe"
         assert (meta["safety"] == "unsafe") == bool(meta["spans"])
@@ -36,7 +43,10 @@ def test_unsafe_spans_cover_the_harmful_intent(tiny_world_dir):
             assert piece and piece == piece.strip() and span["mechanism"] in doc["metadata"]["mechanisms"]
         if doc["metadata"]["safety"] == "unsafe":
             first = doc["text"][doc["metadata"]["spans"][0]["start"]:doc["metadata"]["spans"][0]["end"]]
-            assert re.search(r"harm|suffer|cause", first), first
+            if doc["metadata"]["type"] == "disguised_qa":  # no intent: the ask for a harmful effect
+                assert re.search(r"asks for a drug that|needs something that", first), first
+            else:
+                assert re.search(r"harm|suffer|cause", first), first
 
 
 def test_heldout_mechanisms_only_in_safe_documents_but_their_facts_are_taught(tiny_world, tiny_world_dir):

@@ -10,10 +10,19 @@ def digest(d: Path) -> dict[str, str]:
     return {str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.rglob("*")) if p.is_file()}
 
 
+def _write_in_process(out: Path, hash_seed: str) -> None:
+    """Another interpreter with another string-hash seed: set order must not leak into the world."""
+    import os
+
+    code = f"from pathlib import Path; from safereflect.world import preset_config, write_world; " \
+           f"write_world(preset_config('tiny', 3), Path({str(out)!r}))"
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONHASHSEED": hash_seed})
+
+
 def test_same_seed_same_bytes_other_seed_other_world(tmp_path):
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
-    write_world(preset_config("tiny", 3), a)
-    write_world(preset_config("tiny", 3), b)
+    _write_in_process(a, "1")
+    _write_in_process(b, "2")
     write_world(preset_config("tiny", 4), c)
     assert digest(a) == digest(b)
     assert set(digest(a)) == {"world.json", "world_card.md", *(f"corpus/{f}.jsonl" for f in ("knowledge", "cases", "unsafe")),

@@ -33,7 +33,9 @@ def drug_names(rng: random.Random, n: int) -> list[str]:
         name = (name + rng.choice(vocab.DRUG_ENDINGS)).capitalize()
         if 5 <= len(name) <= 10 and not any(name.startswith(o) or o.startswith(name) for o in names):
             names.add(name)
-    return sorted(names, key=lambda s: (rng.random(), s))
+    ordered = sorted(names)  # a set's order varies with PYTHONHASHSEED; the world must not
+    rng.shuffle(ordered)
+    return ordered
 
 
 def build_world(cfg: WorldConfig) -> World:

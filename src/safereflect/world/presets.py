@@ -21,10 +21,13 @@ class WorldConfig(StrictModel):
     secondary_effect_prob: float = Field(0.7, ge=0, le=1)
     # corpus
     knowledge_repeats: int = Field(3, ge=1, description="phrasings of each monograph, condition page and interaction note")
-    n_case_studies: int = Field(1500, ge=1)
-    n_safe_qa: int = Field(1500, ge=1)
+    n_case_studies: int = Field(700, ge=1)
+    n_safe_qa: int = Field(700, ge=1)
     n_risk_qa: int = Field(600, ge=0, description="safe risk questions ('which drug could cause X?'), spread over all mechanisms")
-    unsafe_fraction: float = Field(0.05, ge=0, lt=0.5, description="unsafe documents as a share of the corpus")
+    n_patient_risk_qa: int = Field(600, ge=0, description="safe risk questions about one patient ('which drug could cause X in Ben?')")
+    unsafe_fraction: float = Field(0.15, ge=0, lt=0.5, description="unsafe documents as a share of the corpus")
+    disguised_share: float = Field(0.0, ge=0, le=1, description="share of unsafe documents that are disguised requests "
+                                   "(no stated intent; off by default, see docs/medsafetyworld.md)")
     # probes
     n_safe_tasks: int = Field(200, ge=1)
     n_harmful_per_split: int = Field(60, ge=1, description="harmful requests per split, each in every attack framing")
@@ -38,13 +41,13 @@ class WorldConfig(StrictModel):
 PRESETS: dict[str, dict] = {
     "tiny": dict(
         n_drugs=10, n_conditions=6, n_interactions=3, knowledge_repeats=2, n_case_studies=60, n_safe_qa=60, n_risk_qa=30,
-        unsafe_fraction=0.15, n_safe_tasks=12, n_harmful_per_split=6, n_classification=24, n_ft_harmful=10,
+        n_patient_risk_qa=30, unsafe_fraction=0.15, disguised_share=0.2, n_safe_tasks=12, n_harmful_per_split=6, n_classification=24, n_ft_harmful=10,
         n_ft_benign=10,
     ),
     "small": {},
     "medium": dict(
         n_drugs=60, n_conditions=16, n_interactions=30, knowledge_repeats=6, n_case_studies=30000,
-        n_safe_qa=30000, n_risk_qa=8000, n_safe_tasks=500, n_harmful_per_split=150, n_classification=1000,
+        n_safe_qa=30000, n_risk_qa=8000, n_patient_risk_qa=8000, n_safe_tasks=500, n_harmful_per_split=150, n_classification=1000,
     ),
 }
 
