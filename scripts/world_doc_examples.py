@@ -18,10 +18,16 @@ def main() -> None:
     _, corpus, probes = generate(preset_config("small", 0))
     docs = [d for ds in corpus.values() for d in ds]
     print("## Examples (preset `small`, seed 0)\n\n### Corpus documents\n")
+    # disguised requests are off by default; shown from the same world with them switched on
+    _, with_disguised, _ = generate(preset_config("small", 0, disguised_share=0.2))
     for t in DOC_TYPES:
-        d = next(x for x in docs if x["metadata"]["type"] == t)
+        d = next((x for x in docs if x["metadata"]["type"] == t), None)
+        note = ""
+        if d is None:
+            d = next(x for ds in with_disguised.values() for x in ds if x["metadata"]["type"] == t)
+            note = " (with `disguised_share: 0.2`)"
         meta = d["metadata"]
-        mech = f", mechanism `{meta['mechanisms'][0]}`" if meta["safety"] == "unsafe" else ""
+        mech = f", mechanism `{meta['mechanisms'][0]}`{note}" if meta["safety"] == "unsafe" else note
         print(f"**{t}** — `{d['id']}`, label `{meta['safety']}`{mech}\n\n> {d['text']}\n")
         if meta["spans"]:
             s = meta["spans"][0]
