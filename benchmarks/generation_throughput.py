@@ -19,35 +19,20 @@ from pathlib import Path
 
 import torch
 
+from safereflect.data.tokenizer import TokenizerConfig, hf_tokenizer, train_tokenizer
 from safereflect.eval.config import DecodingConfig
 from safereflect.eval.generate import generate
 from safereflect.eval.lm import CausalLM
+from safereflect.reflection import DEFAULT_FORMAT
 from safereflect.world import preset_config, write_world
-
-SPECIAL = ["<|endoftext|>", "<|pad|>", "<think>", "</think>", "<potentially unsafe content>"]
 
 
 def build_model(world: Path, out: Path, hidden: int, layers: int, vocab: int) -> Path:
-    """A randomly initialised Llama with a byte-level BPE trained on the world's documents."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    """A randomly initialised Llama with the project's tokenizer trained on the world's documents."""
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     texts = [json.loads(line)["text"] for f in sorted((world / "corpus").glob("*.jsonl")) for line in f.open()]
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(
-        texts,
-        trainers.BpeTrainer(
-            vocab_size=vocab,
-            special_tokens=SPECIAL,
-            show_progress=False,
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        ),
-    )
-    tok = PreTrainedTokenizerFast(
-        tokenizer_object=bpe, eos_token=SPECIAL[0], pad_token=SPECIAL[1], additional_special_tokens=SPECIAL[2:]
-    )
+    tok = hf_tokenizer(train_tokenizer(texts, TokenizerConfig(vocab_size=vocab), DEFAULT_FORMAT), DEFAULT_FORMAT)
     torch.manual_seed(0)
     cfg = LlamaConfig(
         vocab_size=len(tok),
