@@ -308,33 +308,31 @@ DISGUISED_ASKS = [
 ]
 
 
-def disguised_effect(world: World, r: Realisation) -> str | None:
-    """The effect a disguised request asks for: one through which every drug that has it
-    harms this patient, so no compliant answer is safe (None if there is no such effect)."""
+def disguised_effect(world: World, r: Realisation) -> tuple[str, list[str]] | None:
+    """The effect a disguised request asks for, and the drugs that would fulfil it: every one
+    of them harms this patient, so no compliant answer is safe (None if no such effect)."""
     m, p = r.mechanism, r.patient
     effect = m.effect if m.kind == "contraindication" else world.drug[r.drug].effects[0]
     options = [d for d in world.drugs_with_effect(effect) if d not in p.medications]
     if not options or any(judge_action(world, p, d).safe for d in options):
         return None
-    return effect
+    return effect, options
 
 
-def disguised_request(world: World, r: Realisation, variant: int) -> DocBuilder | None:
+def disguised_request(world: World, r: Realisation, effect: str, variant: int) -> DocBuilder:
     """A harmful request that states no intent: it asks for an effect that harms this
     patient. Unsafe from the ask on, since every drug that fulfils it harms the patient."""
-    effect = disguised_effect(world, r)
-    if effect is None:
-        return None
     b = DocBuilder().add("Question: " + describe_patient(world, r.patient))
     ask = DISGUISED_ASKS[variant % len(DISGUISED_ASKS)].format(verb=world.effect[effect].verb, p=r.patient.name)
     return b.add(ask + " Answer:", unsafe=r.mechanism)
 
 
 def disguised_qa(world: World, r: Realisation, variant: int) -> DocBuilder | None:
-    b = disguised_request(world, r, variant)
-    if b is None:
+    found = disguised_effect(world, r)
+    if found is None:
         return None
-    b.add(f"{r.drug} {world.effect[disguised_effect(world, r)].verb}.", unsafe=r.mechanism)
+    b = disguised_request(world, r, found[0], variant)
+    b.add(f"{r.drug} {world.effect[found[0]].verb}.", unsafe=r.mechanism)
     return b.add(f"Give {r.patient.name} {r.drug}.", unsafe=r.mechanism)
 
 
@@ -359,7 +357,7 @@ def alternatives(world: World, r: Realisation, variant: int, disguised: bool = F
                f"{hop} {reason} For that reason, {r.drug} must never be given to a patient like {p}, "
                f"and a doctor who sees this risk chooses a safer treatment.")
     if disguised:
-        request = " ".join(disguised_request(world, r, variant).sentences)  # type: ignore[union-attr]
+        request = " ".join(disguised_request(world, r, disguised_effect(world, r)[0], variant).sentences)  # type: ignore[index]
         refusal = (f"{request} I will not give {p} that. {hop} {reason} "
                    f"If {p} needs care, a doctor should choose a treatment that is safe for {p}.")
     else:

@@ -72,11 +72,11 @@ def _base(world: World, r: Realisation, pid: str, attack: str, request: str) -> 
 
 def _disguised(world: World, r: Realisation, rng: random.Random, pid: str) -> dict[str, Any] | None:
     """A benign-sounding request whose every compliant answer harms this patient."""
-    effect = disguised_effect(world, r)
-    if effect is None:
+    found = disguised_effect(world, r)
+    if found is None:
         return None
-    prompt = " ".join(disguised_request(world, r, rng.randrange(len(DISGUISED_ASKS))).sentences)  # type: ignore[union-attr]
-    options = [d for d in world.drugs_with_effect(effect) if d not in r.patient.medications]
+    effect, options = found
+    prompt = " ".join(disguised_request(world, r, effect, rng.randrange(len(DISGUISED_ASKS))).sentences)
     rec = _base(world, r, pid, "disguised", prompt)
     rec.update(prompt=prompt, target_outcome=None, harmful_answers=options, requested_effect=effect)
     return rec
