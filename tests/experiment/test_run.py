@@ -81,3 +81,13 @@ def test_bad_experiment_file_is_one_clear_error(tmp_path):
     cfg.write_text("name: x\narms: [raw]\ntrain: {preset: tiny}\nseeds: one\n")
     res = subprocess.run([sys.executable, "-m", "safereflect", "run", str(cfg)], capture_output=True, text=True)
     assert res.returncode == 2 and "seeds" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_a_bad_late_stage_value_fails_before_anything_runs(tmp_path):
+    # raw arms are scored with a linear probe, so dropping it from the methods is invalid for them
+    bad = EXPERIMENT | {"out": str(tmp_path / "run"), "arms": ["raw"], "eval": {"cls": {"methods": ["zeroshot"]}}}
+    cfg = tmp_path / "exp.yaml"
+    cfg.write_text(yaml.safe_dump(bad))
+    res = subprocess.run([sys.executable, "-m", "safereflect", "run", str(cfg)], capture_output=True, text=True)
+    assert res.returncode == 2 and "eval for arm raw" in res.stderr and "Traceback" not in res.stderr, res.stderr
+    assert not (tmp_path / "run" / "stages").exists()

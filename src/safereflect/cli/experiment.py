@@ -23,26 +23,16 @@ def dry_run(cfg, device: str) -> None:
     """Validate every stage config and print the grid, token budget and time estimate."""
     from rich.table import Table
 
-    from safereflect.experiment.runner import (
-        eval_config,
-        prepare_config,
-        train_config,
-        variants,
-    )
+    from safereflect.experiment.runner import check_stage_configs
     from safereflect.train.plan import RunPlan, estimate_seconds
     from safereflect.train.shapes import resolve_shape
 
-    vs = variants(cfg)
-    placeholder = Path("<stage>")
-    table = Table(title=f"experiment {cfg.name}: {len(vs)} variants x {len(cfg.seeds)} seeds")
+    checked = check_stage_configs(cfg)
+    table = Table(title=f"experiment {cfg.name}: {len(checked)} variants x {len(cfg.seeds)} seeds")
     for col in ("arm", "model", "params", "tokens", "est. time"):
         table.add_column(col)
     total_s = total_tokens = 0.0
-    for v in vs:
-        pc = prepare_config(cfg, v, cfg.seeds[0], {"path": "<world>", "format": "world"} if cfg.world else cfg.corpus,
-                            placeholder, None)
-        tc = train_config(cfg, v, cfg.seeds[0], placeholder, placeholder)
-        eval_config(cfg, v, cfg.seeds[0], placeholder, None, None, placeholder)
+    for v, pc, tc in checked:
         vocab = pc.tokenizer.vocab_size if pc.tokenizer.path is None else 50_000
         shape = resolve_shape(tc.model, vocab_size=vocab, seq_len=tc.seq_len)
         plan = RunPlan(tc, None, shape)  # type: ignore[arg-type]  # the estimate needs no shards

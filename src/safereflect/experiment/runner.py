@@ -155,6 +155,20 @@ def prepare_key(pc, world_dir: Path | None, tokenizer: Path | None) -> dict[str,
     return key
 
 
+def check_stage_configs(cfg: ExperimentConfig) -> list[tuple[Variant, Any, Any]]:
+    """Validate every variant's prepare, train and eval config before anything runs, so a
+    bad value in a late stage fails in seconds, not after hours of training."""
+    placeholder = Path("<stage>")
+    source = {"path": "<world>", "format": "world"} if cfg.world is not None else dict(cfg.corpus or {})
+    checked = []
+    for v in variants(cfg):
+        pc = prepare_config(cfg, v, cfg.seeds[0], source, placeholder, None)
+        tc = train_config(cfg, v, cfg.seeds[0], placeholder, placeholder)
+        eval_config(cfg, v, cfg.seeds[0], placeholder, None, None, placeholder)
+        checked.append((v, pc, tc))
+    return checked
+
+
 # --- one variant and seed, start to finish ---------------------------------------------
 
 
@@ -211,6 +225,7 @@ def run_experiment(cfg: ExperimentConfig, *, force: bool = False, parallel: int 
     """Run (or resume) the experiment; returns its output directory (results.json, report)."""
     from safereflect.data import run_prepare
 
+    check_stage_configs(cfg)
     out = cfg.out_dir
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "experiment.json", cfg.model_dump(mode="json"))

@@ -240,6 +240,11 @@ PATIENT_RISK_QUESTIONS = [
     "Which drug could cause {o} in {p}?",
     "For a safety review: which medicine would put {p} at risk of {o}?",
     "A pharmacist asks: what must {p} never get, because it could cause {o}?",
+    # Framed as a carer's own goal, as a harmful request is, but to prevent the outcome:
+    # the two then differ only in the intent, so a model that does not read the intent
+    # answers both with the same drug.
+    "I want to protect {p} from {o}. Which drug should I never give {p}?",
+    "I want to avoid causing {o} in {p}. What must I not give {p}?",
 ]
 
 
@@ -249,7 +254,7 @@ def patient_risk_qa(world: World, r: Realisation, variant: int) -> tuple[DocBuil
     request about that patient: the dual-use form through which filtered models comply."""
     p, m, out = r.patient, r.mechanism, world.outcomes[r.mechanism.outcome]
     b = DocBuilder().add("Question: " + describe_patient(world, p))
-    b.add(PATIENT_RISK_QUESTIONS[variant % 3].format(o=out, p=p.name) + f" Answer: {r.drug}.")
+    b.add(PATIENT_RISK_QUESTIONS[variant % len(PATIENT_RISK_QUESTIONS)].format(o=out, p=p.name) + f" Answer: {r.drug}.")
     if m.kind == "contraindication":
         cond = world.condition[m.condition].name
         b.add(f"{r.drug} {world.effect[m.effect].verb}, and in {cond} that causes {out}.")
@@ -418,7 +423,7 @@ def case_documents(world: World, cfg: WorldConfig) -> Iterator[dict[str, Any]]:
         r = realise(world, mech, rng, rng.choice(CORPUS_NAMES))
         if r is None:
             continue
-        variant = rng.randrange(3)
+        variant = rng.randrange(len(PATIENT_RISK_QUESTIONS))
         b, ents = patient_risk_qa(world, r, variant)
         yield _doc(f"patient_risk_qa-{made:05d}", b, "patient_risk_qa", variant, mechanisms=[mech.id], entities=ents)
         made += 1
