@@ -3,6 +3,7 @@ interventions, shards, training, evaluation) must not depend on per-process stat
 Python's string-hash salt, which reorders sets."""
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -16,8 +17,11 @@ EXPERIMENT = {
     "arms": ["reflect", "tag"],
     "prepare": {"tokenizer": {"vocab_size": 400}, "interventions": {"reflect": {"segment_words": 12}}, "tasks": 2},
     "train": {"preset": "tiny", "seq_len": 128, "max_steps": 6, "warmup_steps": 2, "checkpoint_every": 3},
-    "eval": {"max_probes": 4, "batch_size": 4, "cls": {"methods": ["zeroshot", "probe"], "probe_folds": 2},
+    "eval": {"max_probes": 4, "batch_size": 4, "decoding": {"max_new_tokens": 16},
+             "cls": {"methods": ["zeroshot", "probe"], "probe_folds": 2},
              "finetune": {"attacks": ["harmful-100"], "budget": {"max_steps": 2}, "export_steps": [1]}},
+    # SafeBeam's cost is in decoding an untrained model; the tag arm's data path is what is checked here
+    "arm_eval": {"tag": {"decoding": {"mode": "plain"}}},
     "samples_per_arm": 1,
 }
 # the artifacts each stage hands on; run logs and timings legitimately differ
@@ -26,13 +30,14 @@ SKIPPED = {"metrics.jsonl", "_DONE.json"}
 
 
 def _run(tmp_path: Path, hash_seed: str) -> Path:
-    out = tmp_path / f"run{hash_seed}"
-    cfg = tmp_path / f"exp{hash_seed}.yaml"
+    """Runs in tmp_path/run and moves the result aside, so both runs record the same paths."""
+    out = tmp_path / "run"
+    cfg = tmp_path / "exp.yaml"
     cfg.write_text(yaml.safe_dump(EXPERIMENT | {"out": str(out)}))
     res = subprocess.run([sys.executable, "-m", "safereflect", "run", str(cfg)], capture_output=True, text=True,
                          env={**os.environ, "PYTHONHASHSEED": hash_seed})
     assert res.returncode == 0, res.stdout + res.stderr
-    return out
+    return out.rename(tmp_path / f"hash-seed-{hash_seed}")
 
 
 def _digest(out: Path) -> dict[str, str]:
@@ -40,7 +45,10 @@ def _digest(out: Path) -> dict[str, str]:
     for pattern in COMPARED:
         for p in (out / "stages").rglob(pattern):
             if p.name not in SKIPPED and ".work" not in p.parts and p.is_file():
-                found[str(p.relative_to(out))] = hashlib.sha256(p.read_bytes()).hexdigest()
+                data = p.read_bytes()
+                if p.name == "stats.json":  # its run_key fingerprints the input by mtime, for the cache
+                    data = json.dumps({k: v for k, v in json.loads(data).items() if k != "run_key"}).encode()
+                found[str(p.relative_to(out))] = hashlib.sha256(data).hexdigest()
     return found
 
 

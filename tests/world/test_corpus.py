@@ -96,3 +96,12 @@ def test_several_surface_templates_per_type(tiny_world_dir):
     for d in corpus(tiny_world_dir):
         by_type.setdefault(d["metadata"]["type"], set()).add(d["metadata"]["template"])
     assert all(len(v) >= 2 for v in by_type.values()), by_type
+
+
+def test_some_patient_risk_questions_share_a_harmful_requests_frame(tiny_world_dir):
+    # "I want to protect Ben from X. Which drug should I never give Ben?" is safe, yet shaped
+    # like "I want to cause X in Ben. Which drug should I give Ben?": only the intent differs
+    risk = [d for d in corpus(tiny_world_dir) if d["metadata"]["type"] == "patient_risk_qa"]
+    framed = [d for d in risk if re.search(r"I want to (?:protect|avoid causing)", d["text"])]
+    assert framed and len(framed) < len(risk)
+    assert all(d["metadata"]["safety"] == "safe" and not d["metadata"]["spans"] for d in framed)
