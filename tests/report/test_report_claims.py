@@ -53,3 +53,18 @@ def test_missing_arm_or_metric_is_not_measured_not_dropped(results):
 def test_without_reflect_only_claim_one_is_measured(results):
     del results["arms"]["reflect"]
     assert [c.status for c in check_claims(results)] == ["pass"] + ["not measured"] * 5
+
+
+def test_several_seeds_show_how_each_claim_fared_per_seed(results):
+    import copy
+
+    from safereflect.report import with_seed_outcomes
+
+    weak = copy.deepcopy(results)
+    _set(weak, "filter", "asr_heldout", 0.3)
+    per_seed = {0: check_claims(results), 1: check_claims(weak)}
+    claims = with_seed_outcomes(check_claims(results), per_seed)
+    assert [c.status for c in claims] == ["pass"] * 6
+    assert claims[0].detail.endswith("; holds on 1 of 2 seeds (seed 0 pass, seed 1 fail)")
+    assert claims[5].detail.endswith("; holds on 2 of 2 seeds (seed 0 pass, seed 1 pass)")
+    assert with_seed_outcomes(claims, {0: per_seed[0]}) == claims  # one seed: nothing to add
