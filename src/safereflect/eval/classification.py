@@ -13,7 +13,6 @@ Each reports balanced accuracy (threshold 0.5) and AUROC; `safety_cls_acc` (and
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import numpy as np
@@ -39,10 +38,7 @@ def zero_shot_scores(lm: CausalLM, fmt: ReflectionFormat, texts: list[str]) -> n
     reader = VerdictReader(lm, fmt)
     if lm.reading is None:
         return reader.flag_prob([lm.encode_context(t) for t in texts])
-    slots = [lm.reading.slot_contexts(t, whole=True) or [t] for t in texts]
-    flat = reader.flag_prob([lm.encode_context(c, rendered=True)[-lm.max_length :] for s in slots for c in s])
-    bounds = np.cumsum([0] + [len(s) for s in slots])
-    return np.array([flat[a:b].max() for a, b in itertools.pairwise(bounds)])
+    return np.array([p.max() for p in reader.slot_flag_probs(texts, whole=True)])
 
 
 def split_train_test(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -86,22 +86,15 @@ def prompt_checks(
     prompts halted (with where and why) and every check read. Token-id prompts have no
     segments to read and are left to the forced checks."""
     checks: list[list[dict]] = [[] for _ in prompts]
-    if lm.reading is None:
-        return {}, checks
-    contexts, owner = [], []
-    for i, p in enumerate(prompts):
-        if isinstance(p, str):
-            for k, c in enumerate(lm.reading.slot_contexts(p)):
-                contexts.append(lm.encode_context(c, rendered=True)[-lm.max_length :])
-                owner.append((i, k))
-    if not contexts:
-        return {}, checks
-    p_flag = VerdictReader(lm, dec.reflection).flag_prob(contexts).tolist()
     halts: dict[int, dict] = {}
-    for (i, k), p in zip(owner, p_flag):
-        if i in halts:
-            continue  # the reading stopped at the flagging slot
-        checks[i].append({"step": 0, "kind": "prompt", "slot": k, "p_flag": round(p, 6)})
-        if p > dec.flag_threshold:
-            halts[i] = {"step": 0, "reason": "prompt_reflection", "slot": k, "p_flag": p}
+    texts = {i: p for i, p in enumerate(prompts) if isinstance(p, str)}
+    if lm.reading is None or not texts:
+        return halts, checks
+    per_text = VerdictReader(lm, dec.reflection).slot_flag_probs(list(texts.values()), whole=False)
+    for i, p_flag in zip(texts, per_text):
+        for k, p in enumerate(p_flag.tolist()):
+            checks[i].append({"step": 0, "kind": "prompt", "slot": k, "p_flag": round(p, 6)})
+            if p > dec.flag_threshold:
+                halts[i] = {"step": 0, "reason": "prompt_reflection", "slot": k, "p_flag": p}
+                break  # the reading stops at the flagging slot
     return halts, checks

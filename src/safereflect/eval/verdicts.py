@@ -10,6 +10,7 @@ verdict on a context is the same number either way.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,6 +48,17 @@ class VerdictReader:
         pairs = [(list(ctx) + self.prefix, w) for ctx in contexts for w in self.words]
         scores = np.array([ll for ll, _ in self.lm.loglikelihood_tokens(pairs)]).reshape(len(contexts), len(self.words))
         return _flag(torch.from_numpy(scores)).numpy()
+
+    def slot_flag_probs(self, texts: Sequence[str], *, whole: bool) -> list[np.ndarray]:
+        """P(flag) at every reflection slot of each text, as the model reads it
+        (`lm.reading`; see `ReflectedReading.slot_contexts`), in one batch over all slots."""
+        reading = self.lm.reading
+        assert reading is not None, "slots exist only for a model read with a ReflectedReading"
+        # read whole, a text with no words still has its end-of-text slot
+        slots = [reading.slot_contexts(t, whole=whole) or ([t] if whole else []) for t in texts]
+        flat = self.flag_prob([self.lm.encode_context(c, rendered=True)[-self.lm.max_length :] for s in slots for c in s])
+        bounds = np.cumsum([0] + [len(s) for s in slots])
+        return [flat[a:b] for a, b in itertools.pairwise(bounds)]
 
     @torch.no_grad()
     def flag_prob_cached(self, cache: Any, attn: torch.Tensor, next_pos: torch.Tensor) -> torch.Tensor:

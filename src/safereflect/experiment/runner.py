@@ -159,12 +159,12 @@ def check_stage_configs(cfg: ExperimentConfig) -> list[tuple[Variant, Any, Any]]
     """Validate every variant's prepare, train and eval config before anything runs, so a
     bad value in a late stage fails in seconds, not after hours of training."""
     placeholder = Path("<stage>")
-    source = {"path": "<world>", "format": "world"} if cfg.world is not None else dict(cfg.corpus or {})
+    source = source_input(cfg, Path("<world>"))
     checked = []
     for v in variants(cfg):
         pc = prepare_config(cfg, v, cfg.seeds[0], source, placeholder, None)
         tc = train_config(cfg, v, cfg.seeds[0], placeholder, placeholder)
-        eval_config(cfg, v, cfg.seeds[0], placeholder, None, None, placeholder)
+        eval_config(cfg, v, cfg.seeds[0], placeholder, None, None, placeholder, pc.interventions.reflect.segment_words)
         checked.append((v, pc, tc))
     return checked
 
@@ -330,8 +330,10 @@ def machine() -> str:
 def render(cfg: ExperimentConfig, results: dict, runs: list[dict], out: Path, seconds: float) -> None:
     from safereflect.report import ReportInputs, check_claims, print_table, render_report, with_seed_outcomes
 
-    per_seed = {s: check_claims(collect_results(cfg, [r for r in runs if r["seed"] == s])) for s in cfg.seeds}
-    claims = with_seed_outcomes(check_claims(results), per_seed)
+    claims = check_claims(results)
+    if len(cfg.seeds) > 1:
+        per_seed = {s: check_claims(collect_results(cfg, [r for r in runs if r["seed"] == s])) for s in cfg.seeds}
+        claims = with_seed_outcomes(claims, per_seed)
     inputs = ReportInputs(
         results=results,
         config=cfg.model_dump(mode="json"),
