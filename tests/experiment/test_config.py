@@ -6,7 +6,13 @@ from safereflect.experiment import ExperimentConfig, variants
 from safereflect.experiment.runner import eval_config, prepare_config, train_config
 
 
+REFLECT_POLICY = {"role": "reflect", "decoding": "monitored", "reading": "reflected", "classification": "zeroshot"}
+
+
 def cfg(**kw):
+    # combinations declare their policy; the tests' only one is filter+reflect
+    if "filter+reflect" in kw.get("arms", []):
+        kw.setdefault("arm_policy", {"filter+reflect": REFLECT_POLICY})
     return validate(ExperimentConfig, {"name": "t", **kw})
 
 

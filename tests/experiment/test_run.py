@@ -57,6 +57,11 @@ def test_killed_experiment_resumes_and_a_rerun_recomputes_nothing(tmp_path):
         for name in REQUIRED:
             assert results.stat(arm, name) is not None or name == "asr_heldout_by_attack", (arm, name)
     assert (out / "report.html").is_file() and (out / "report.md").is_file()
+    # one seed decides nothing: the claims are written with their numbers, undecided
+    assert [c["number"] for c in results.claims] == [1, 2, 3, 4, 5, 6]
+    assert {c["passed"] for c in results.claims} == {None}
+    assert set(results.per_seed["raw"]) == {"0"} and results.roles == {"raw": "reference", "reflect": "reflect"}
+    assert set(results.training) == {"raw", "reflect"}
 
     # a finished experiment, even moved elsewhere, is reread rather than recomputed
     moved = tmp_path / "moved"

@@ -42,7 +42,15 @@ def make_results() -> dict:
             },
         }
         arms[arm] = {"metrics": metrics}
-    return {"experiment": "medsafetyworld-small", "config_hash": "0123456789abcdef", "arms": arms}
+    # three seeds shifted alike, so every paired difference is the same on each seed
+    per_seed = {arm: {str(s): {k: min(max(v["mean"] + shift, 0.0), 1.0) if k != "val_bpb" else v["mean"]
+                               for k, v in body["metrics"].items() if "mean" in v}
+                      for s, shift in enumerate((-0.01, 0.0, 0.01))}
+                for arm, body in arms.items()}
+    roles = {"raw": "reference", "filter": "filter", "rewrite": "rewrite", "refusal": "baseline", "tag": "baseline",
+             "reflect": "reflect", "filter+reflect": "none"}
+    return {"experiment": "medsafetyworld-small", "config_hash": "0123456789abcdef", "arms": arms,
+            "roles": roles, "per_seed": per_seed}
 
 
 def make_samples() -> list[dict]:

@@ -75,18 +75,24 @@ def run(
 
 def demo(
     preset: str = typer.Option("cpu", "--preset", help="cpu (the 2-core demo) or gpu (medium world, 3 seeds, all arms)."),
-    seeds: int = typer.Option(0, "--seeds", min=0, help="Number of seeds (0: the preset's); 3 gives confidence intervals."),
+    seeds: int = typer.Option(
+        0, "--seeds", min=0, help="Number of seeds, each its own world and models (0: the preset's, 3 for cpu)."
+    ),
+    quick: bool = typer.Option(
+        False, "--quick", help="One seed only: a few minutes, numbers without a verdict (one seed decides nothing)."
+    ),
     out_dir: Path | None = typer.Option(None, "--out", help="Output directory (default runs/<name>)."),
     force: bool = typer.Option(False, "--force", help="Recompute every stage."),
     dry: bool = typer.Option(False, "--dry-run", help="Validate and print the plan only."),
 ) -> None:
-    """The built-in MedSafetyWorld experiment: raw, filter, rewrite, tag and reflect arms.
+    """The built-in MedSafetyWorld experiment: raw, filter, rewrite, tag and reflect arms over three seeds
+    (three worlds), with the paper's six claims decided by paired statistics.
 
     Examples:
 
       safereflect demo
 
-      safereflect demo --seeds 3
+      safereflect demo --quick
 
       safereflect demo --preset gpu
     """
@@ -95,8 +101,10 @@ def demo(
     if preset not in PRESETS:
         raise UserError(f"unknown demo preset {preset!r} (allowed: {', '.join(PRESETS)})")
     overrides: dict = {}
-    if seeds:
-        overrides["seeds"] = list(range(seeds))
+    if quick and seeds:
+        raise UserError("--quick runs one seed; do not combine it with --seeds")
+    if seeds or quick:
+        overrides["seeds"] = list(range(seeds or 1))
     if out_dir is not None:
         overrides["out"] = str(out_dir)
     cfg = load_experiment(files("safereflect.experiment") / "presets" / PRESETS[preset], overrides)

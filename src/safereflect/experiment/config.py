@@ -16,12 +16,21 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from safereflect.config import StrictModel
+from safereflect.policy import BUILTIN_POLICIES, ArmPolicy
 
 
 class WorldSpec(StrictModel):
     preset: Literal["tiny", "small", "medium"] = "small"
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, description="world seed of experiment seed 0")
+    per_seed: bool = Field(
+        True,
+        description="each experiment seed k builds its own world (seed `seed + k`), so every seed replicates the "
+        "whole experiment and claims are about the world family, not one world; false: one world for all seeds",
+    )
     overrides: dict[str, Any] = Field(default_factory=dict, description="WorldConfig fields")
+
+    def seed_for(self, run_seed: int) -> int:
+        return self.seed + run_seed if self.per_seed else self.seed
 
 
 class Grid(StrictModel):
@@ -45,16 +54,34 @@ class ExperimentConfig(StrictModel):
     train: dict[str, Any] = Field(default_factory=lambda: {"preset": "cpu-1m"}, description="training preset + overrides")
     eval: dict[str, Any] = Field(default_factory=dict, description="EvalConfig overrides for every arm")
     arm_eval: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-arm EvalConfig overrides")
+    arm_policy: dict[str, ArmPolicy] = Field(
+        default_factory=dict,
+        description="per-arm reading, decoding and claim role; built-in arms have defaults (BUILTIN_POLICIES), "
+        "any other arm (a combination, a new intervention) must declare one",
+    )
     samples_per_arm: int = Field(3, ge=0, description="sample generations shown per arm in the report")
 
     @model_validator(mode="after")
     def _one_source(self) -> ExperimentConfig:
         if (self.world is None) == (self.corpus is None):
             raise ValueError("set exactly one of `world` (MedSafetyWorld) and `corpus` (real text)")
-        unknown = (set(self.arm_prepare) | set(self.arm_eval)) - set(self.arms)
+        unknown = (set(self.arm_prepare) | set(self.arm_eval) | set(self.arm_policy)) - set(self.arms)
         if unknown:
             raise ValueError(f"per-arm overrides for arms not in `arms`: {', '.join(sorted(unknown))}")
+        undeclared = [a for a in self.arms if a not in self.arm_policy and a not in BUILTIN_POLICIES]
+        if undeclared:
+            raise ValueError(
+                f"arm(s) {', '.join(undeclared)} need a policy: add `arm_policy: {{{undeclared[0]}: {{role: ..., "
+                "decoding: ..., reading: ..., classification: ...}}}` (roles: reference, filter, rewrite, baseline, "
+                "reflect, none)"
+            )
         return self
+
+    def policy(self, arm: str) -> ArmPolicy:
+        return self.arm_policy.get(arm) or BUILTIN_POLICIES[arm]
+
+    def roles(self) -> dict[str, str]:
+        return {arm: self.policy(arm).role for arm in self.arms}
 
     def config_hash(self) -> str:
         """Identity of the experiment: everything but where it is written."""

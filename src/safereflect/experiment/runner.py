@@ -14,8 +14,10 @@ from typing import Any
 
 from safereflect.config import set_dotted, validate
 from safereflect.console import console
-from safereflect.experiment.aggregate import combine_metrics
+from safereflect.experiment.aggregate import combine_metrics, is_stat
 from safereflect.experiment.config import ExperimentConfig
+from safereflect.experiment.convergence import convergence
+from safereflect.experiment.progress import StageProgress
 from safereflect.experiment.stages import StageCache, content_hash
 from safereflect.jsonl import iter_jsonl, read_json, write_json
 
@@ -121,13 +123,11 @@ def eval_config(
 ):
     from safereflect.eval import EvalConfig
 
-    # Each arm is read the way its method is meant to be used: reflect models monitor
-    # themselves, tag models decode with SafeBeam; safety classification is zero-shot at the
-    # reflection slot for reflect arms and a linear probe for arms never trained on it.
-    # Reflect models read their prompts in the format they were trained on (eval/reading.py).
-    mode = "monitored" if "reflect" in v.parts else "safebeam" if "tag" in v.parts else "plain"
-    decoding: dict[str, Any] = {"mode": mode}
-    if "reflect" in v.parts and segment_words:
+    # Each arm is read, decoded and classified as its declared policy says (ArmPolicy):
+    # e.g. reflect models read prompts in their training format and monitor themselves.
+    policy = cfg.policy(v.arm)
+    decoding: dict[str, Any] = {"mode": policy.decoding}
+    if policy.reading == "reflected" and segment_words:
         decoding["read_segment_words"] = segment_words
     values: dict[str, Any] = {
         "model": str(model),
@@ -137,7 +137,7 @@ def eval_config(
         "suites": DEFAULT_SUITES if val is not None else [s for s in DEFAULT_SUITES if s != "bpb"],
         "val_data": str(val) if val is not None else None,
         "decoding": decoding,
-        "cls": {"primary": "zeroshot" if "reflect" in v.parts else "probe"},
+        "cls": {"primary": policy.classification},
     }
     values = _deep_merge(values, cfg.eval)
     values = _deep_merge(values, cfg.arm_eval.get(v.arm, {}))
@@ -173,7 +173,14 @@ def check_stage_configs(cfg: ExperimentConfig) -> list[tuple[Variant, Any, Any]]
 
 
 def _pipeline(
-    cfg_json: dict, v: Variant, seed: int, world_dir: str | None, tokenizer: str | None, val: str | None, force: bool
+    cfg_json: dict,
+    v: Variant,
+    seed: int,
+    world_dir: str | None,
+    tokenizer: str | None,
+    val: str | None,
+    force: bool,
+    tracker: StageProgress | None = None,
 ) -> dict[str, Any]:
     """prepare -> train -> eval for one variant and seed (a top-level function, so a
     process pool can run several at once)."""
@@ -186,23 +193,27 @@ def _pipeline(
     wd = Path(world_dir) if world_dir else None
     tok = Path(tokenizer) if tokenizer else None
     label = f"{v.name(cfg)}-s{seed}"
+    track = tracker or StageProgress(cfg, 0)
     pc = prepare_config(cfg, v, seed, source_input(cfg, wd), Path("."), tok)
-    prep = cache.run(
-        "prepare", label, prepare_key(pc, wd, tok), lambda d: run_prepare(pc.model_copy(update={"out": d})).name
-    )
+    with track.stage("prepare", v.name(cfg), seed):
+        prep = cache.run(
+            "prepare", label, prepare_key(pc, wd, tok), lambda d: run_prepare(pc.model_copy(update={"out": d})).name
+        )
     tc = train_config(cfg, v, seed, prep.path, Path("."))
-    train = cache.run(
-        "train",
-        label,
-        tc.identity() | {"data": content_hash(prep.path.name)},
-        lambda d: run_training(tc.model_copy(update={"out": d})).name,
-    )
+    with track.stage("train", v.name(cfg), seed):
+        train = cache.run(
+            "train",
+            label,
+            tc.identity() | {"data": content_hash(prep.path.name)},
+            lambda d: run_training(tc.model_copy(update={"out": d})).name,
+        )
     final = train.path / "final"  # derived from the stage dir, so a moved run directory still works
     ec = eval_config(
         cfg, v, seed, final, wd, Path(val) if val else None, Path("."), pc.interventions.reflect.segment_words
     )
     key = ec.model_dump(mode="json", exclude={"out", "model", "probes", "val_data"}) | {"train": train.path.name}
-    ev = cache.run("eval", label, key, lambda d: _run_eval(ec.model_copy(update={"out": d}), run_eval))
+    with track.stage("eval", v.name(cfg), seed):
+        ev = cache.run("eval", label, key, lambda d: _run_eval(ec.model_copy(update={"out": d}), run_eval))
     return {
         "variant": v.name(cfg),
         "arm": v.arm,
@@ -221,10 +232,37 @@ def _run_eval(ec, run_eval) -> dict[str, Any]:
 # --- the whole experiment --------------------------------------------------------------
 
 
-def run_experiment(cfg: ExperimentConfig, *, force: bool = False, parallel: int = 1) -> Path:
-    """Run (or resume) the experiment; returns its output directory (results.json, report)."""
+def _seed_sources(cfg: ExperimentConfig, cache: StageCache, seed: int, tracker: StageProgress):
+    """The world of `seed` (its own, unless `world.per_seed` is off) and the tokenizer and
+    validation text prepared from that world's raw corpus, as strings for `_pipeline`."""
     from safereflect.data import run_prepare
 
+    world_dir = None
+    if cfg.world is not None:
+        from safereflect.world import generator_fingerprint, preset_config, write_world
+
+        world_seed = cfg.world.seed_for(seed)
+        wc = preset_config(cfg.world.preset, world_seed, **cfg.world.overrides)
+        # an edit of the generator changes the world under the same config: rebuild it then
+        key = {"config": wc.model_dump(mode="json"), "generator": generator_fingerprint()}
+        with tracker.stage("world", f"{cfg.world.preset} (world seed {world_seed})", seed):
+            world_dir = cache.run("world", f"{cfg.world.preset}-w{world_seed}", key,
+                                  lambda d: write_world(wc, d)["documents"]).path
+    # One tokenizer per world for every arm (trained on its raw corpus), so arms differ only
+    # in data; the raw corpus's validation split is every arm's bits-per-byte set.
+    per_world = cfg.world is not None and cfg.world.per_seed
+    base = prepare_config(cfg, Variant("raw"), seed if per_world else cfg.seeds[0], source_input(cfg, world_dir),
+                          Path("."), None)
+    name = f"tokenizer-raw-w{cfg.world.seed_for(seed)}" if per_world else "tokenizer-raw"  # type: ignore[union-attr]
+    with tracker.stage("tokenizer", name, seed):
+        base_run = cache.run("prepare", name, prepare_key(base, world_dir, None),
+                             lambda d: run_prepare(base.model_copy(update={"out": d})).name)
+    return (str(world_dir) if world_dir else None, str(base_run.path / "tokens" / "tokenizer"),
+            str(base_run.path / "tokens"))
+
+
+def run_experiment(cfg: ExperimentConfig, *, force: bool = False, parallel: int = 1) -> Path:
+    """Run (or resume) the experiment; returns its output directory (results.json, report)."""
     check_stage_configs(cfg)
     out = cfg.out_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -232,37 +270,15 @@ def run_experiment(cfg: ExperimentConfig, *, force: bool = False, parallel: int 
     cache = StageCache(out / "stages", force=force, log=console.print)
     start = time.time()
 
-    world_dir = None
-    if cfg.world is not None:
-        from safereflect.world import generator_fingerprint, preset_config, write_world
-
-        wc = preset_config(cfg.world.preset, cfg.world.seed, **cfg.world.overrides)
-        # an edit of the generator changes the world under the same config: rebuild it then
-        key = {"config": wc.model_dump(mode="json"), "generator": generator_fingerprint()}
-        world_dir = cache.run("world", cfg.world.preset, key, lambda d: write_world(wc, d)["documents"]).path
-
-    # One tokenizer for every arm (trained on the raw corpus), so arms differ only in data;
-    # the raw corpus's validation split is every arm's bits-per-byte set.
-    base = prepare_config(cfg, Variant("raw"), cfg.seeds[0], source_input(cfg, world_dir), Path("."), None)
-    base_run = cache.run(
-        "prepare",
-        "tokenizer-raw",
-        prepare_key(base, world_dir, None),
-        lambda d: run_prepare(base.model_copy(update={"out": d})).name,
-    )
-    tokenizer = base_run.path / "tokens" / "tokenizer"
-    val = base_run.path / "tokens"
-
     jobs = [(v, s) for s in cfg.seeds for v in variants(cfg)]
-    args = [
-        (cfg.model_dump(mode="json"), v, s, str(world_dir) if world_dir else None, str(tokenizer), str(val), force)
-        for v, s in jobs
-    ]
+    tracker = StageProgress(cfg, len(jobs))
+    sources = {s: _seed_sources(cfg, cache, s, tracker) for s in cfg.seeds}
+    args = [(cfg.model_dump(mode="json"), v, s, *sources[s], force) for v, s in jobs]
     if parallel > 1:
         with ProcessPoolExecutor(parallel) as pool:
             runs = list(pool.map(_pipeline, *zip(*args)))
     else:
-        runs = [_pipeline(*a) for a in args]
+        runs = [_pipeline(*a, tracker=tracker) for a in args]
 
     results = collect_results(cfg, runs)
     write_json(out / "results.json", results)
@@ -272,11 +288,28 @@ def run_experiment(cfg: ExperimentConfig, *, force: bool = False, parallel: int 
 
 
 def collect_results(cfg: ExperimentConfig, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """results.json: arm metrics combined over seeds, each seed's scalar metrics, each arm's
+    role, every training run's convergence, and the claims decided from them."""
+    from safereflect.report import check_claims
+
     by_variant: dict[str, list[dict]] = {}
+    per_seed: dict[str, dict[str, dict[str, float]]] = {}
+    training: dict[str, dict[str, dict[str, Any]]] = {}
+    roles: dict[str, str] = {}
     for r in runs:
-        by_variant.setdefault(r["variant"], []).append(read_json(Path(r["eval"]) / "metrics.json"))
+        metrics = read_json(Path(r["eval"]) / "metrics.json")
+        by_variant.setdefault(r["variant"], []).append(metrics)
+        per_seed.setdefault(r["variant"], {})[str(r["seed"])] = {
+            k: v["mean"] for k, v in metrics.items() if is_stat(v)
+        }
+        roles[r["variant"]] = cfg.policy(r["arm"]).role
+        conv = convergence(Path(r["train"]) / "metrics.jsonl")
+        if conv is not None:
+            training.setdefault(r["variant"], {})[str(r["seed"])] = conv
     arms = {name: {"metrics": combine_metrics(ms)} for name, ms in by_variant.items()}
-    return {"experiment": cfg.name, "config_hash": cfg.config_hash(), "arms": arms}
+    claims = [c.model_dump(mode="json") for c in check_claims(per_seed, roles)]
+    return {"experiment": cfg.name, "config_hash": cfg.config_hash(), "arms": arms, "roles": roles,
+            "per_seed": per_seed, "training": training, "claims": claims}
 
 
 def samples(runs: list[dict[str, Any]], per_arm: int) -> Iterator[dict[str, Any]]:
@@ -328,12 +361,9 @@ def machine() -> str:
 
 
 def render(cfg: ExperimentConfig, results: dict, runs: list[dict], out: Path, seconds: float) -> None:
-    from safereflect.report import ReportInputs, check_claims, print_table, render_report, with_seed_outcomes
+    from safereflect.report import ReportInputs, print_table, render_report
+    from safereflect.report.summary import claims_for
 
-    claims = check_claims(results)
-    if len(cfg.seeds) > 1:
-        per_seed = {s: check_claims(collect_results(cfg, [r for r in runs if r["seed"] == s])) for s in cfg.seeds}
-        claims = with_seed_outcomes(claims, per_seed)
     inputs = ReportInputs(
         results=results,
         config=cfg.model_dump(mode="json"),
@@ -341,11 +371,18 @@ def render(cfg: ExperimentConfig, results: dict, runs: list[dict], out: Path, se
         machine=machine(),
         date=time.strftime("%Y-%m-%d"),
         samples=list(samples(runs, cfg.samples_per_arm)),
-        claims=claims if len(cfg.seeds) > 1 else None,  # None: the paper's claims, checked by the report
     )
     md, html = render_report(inputs, out)
     print_table(inputs.results)
-    for claim in claims:
-        mark = {True: "[green]PASS[/]", False: "[red]FAIL[/]", None: "[yellow]not measured[/]"}[claim.passed]
-        console.print(f"{mark} {claim.name}: {claim.detail}")
+    marks = {"pass": "[green]PASS[/]", "fail": "[red]FAIL[/]", "not decided": "[yellow]not decided[/]",
+             "not measured": "[yellow]not measured[/]"}
+    for claim in claims_for(inputs):
+        console.print(f"{marks[claim.status]} {claim.number}. {claim.name}: {claim.detail}")
+    if len(cfg.seeds) == 1:
+        console.print("[yellow]one seed decides nothing[/]: the numbers above move with the seed and with float "
+                      "rounding by as much as the effects; a verdict needs at least 3 seeds")
+    unconverged = [f"{a} s{s}" for a, seeds in results["training"].items() for s, c in seeds.items() if not c["flat"]]
+    if unconverged:
+        console.print(f"[yellow]still learning at the end of training[/]: {', '.join(unconverged)} "
+                      "(see the report's training convergence table)")
     console.print(f"[green]done[/] in {seconds / 60:.1f} min: {out / 'results.json'}, {md}, {html}")

@@ -8,11 +8,22 @@
 See docs/report.md.
 """
 
-from safereflect.report.claims import Claim, check_claims, with_seed_outcomes
+from safereflect.report.claims import Claim, check_claims, claims_from_results
 from safereflect.report.inputs import ReportInputs, Sample
 from safereflect.report.render import render_report
 from safereflect.report.schema import Results, Stat, load_results, parse_results
 from safereflect.report.terminal import print_table
 
-__all__ = ["Claim", "ReportInputs", "Results", "Sample", "Stat", "check_claims", "load_results",
-           "parse_results", "print_table", "render_report", "with_seed_outcomes"]
+__all__ = [
+           "Claim",
+           "ReportInputs",
+           "Results",
+           "Sample",
+           "Stat",
+           "check_claims",
+           "claims_from_results",
+           "load_results",
+           "parse_results",
+           "print_table",
+           "render_report",
+]

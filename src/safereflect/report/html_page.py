@@ -13,7 +13,7 @@ from safereflect.report.catalog import arrow, metric_info
 from safereflect.report.claims import Claim
 from safereflect.report.inputs import ReportInputs
 from safereflect.report.plots import Plot
-from safereflect.report.summary import samples_by_arm, summary, verdict
+from safereflect.report.summary import CONVERGENCE_NOTE, convergence_rows, samples_by_arm, summary, verdict
 from safereflect.report.table import Table, breakdown_metrics, breakdown_table, fmt_stat, main_table
 
 _CSS = """
@@ -59,7 +59,7 @@ def _title(column: str) -> str:
 
 
 def _claims(claims: list[Claim]) -> str:
-    cls = {"pass": "pass", "fail": "fail", "not measured": "nm"}
+    cls = {"pass": "pass", "fail": "fail", "not decided": "nm", "not measured": "nm"}
     rows = "".join(f'<tr><td class="status {cls[c.status]}">{c.status.upper()}</td>'
                    f"<td>{escape(c.name)}</td><td>{escape(c.detail)}</td></tr>" for c in claims)
     return f"<table><tr><th>result</th><th>claim</th><th>numbers</th></tr>{rows}</table>"
@@ -90,6 +90,15 @@ def _samples(inputs: ReportInputs, per_arm: int) -> str:
     return "".join(out)
 
 
+def _convergence(inputs: ReportInputs) -> str:
+    rows = convergence_rows(inputs)
+    if not rows:
+        return ""
+    body = "".join("<tr>" + "".join(f"<td>{escape(x)}</td>" for x in row) + "</tr>" for row in rows)
+    return (f"<h2>Training convergence</h2><p>{escape(CONVERGENCE_NOTE)}</p><table><tr><th>arm</th><th>seed</th>"
+            f"<th>final loss</th><th>drop over last 20%</th><th>flat</th></tr>{body}</table>")
+
+
 def render_html(inputs: ReportInputs, claims: list[Claim], plots: list[Plot],
                 samples_per_arm: int) -> str:
     r = inputs.results
@@ -105,6 +114,7 @@ def render_html(inputs: ReportInputs, claims: list[Claim], plots: list[Plot],
 <p>{escape(summary(inputs, claims))}</p>
 <h2>Claims</h2>
 {_claims(claims)}
+{_convergence(inputs)}
 <h2>Results</h2>
 <p>Each cell: mean [95% CI] and n. ↓ lower is better, ↑ higher is better;
 the best arm per column is highlighted.</p>

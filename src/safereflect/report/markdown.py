@@ -13,7 +13,7 @@ from safereflect.report.catalog import arrow
 from safereflect.report.claims import Claim
 from safereflect.report.inputs import ReportInputs
 from safereflect.report.plots import Plot
-from safereflect.report.summary import samples_by_arm, summary, verdict
+from safereflect.report.summary import CONVERGENCE_NOTE, convergence_rows, samples_by_arm, summary, verdict
 from safereflect.report.table import Table, breakdown_metrics, breakdown_table, fmt_stat, main_table
 
 # CommonMark reads raw HTML (tags, comments, declarations, autolinks) only where `<` is
@@ -46,16 +46,25 @@ def _table(t: Table, first: str) -> list[str]:
 
 def _claims(claims: list[Claim]) -> list[str]:
     lines = ["| result | claim | numbers |", "|---|---|---|"]
-    mark = {"pass": "PASS", "fail": "**FAIL**", "not measured": "not measured"}
+    mark = {"pass": "PASS", "fail": "**FAIL**", "not decided": "not decided", "not measured": "not measured"}
     lines += [f"| {mark[c.status]} | {_text(c.name)} | {_text(c.detail)} |" for c in claims]
     return lines
+
+
+def _convergence(inputs: ReportInputs) -> list[str]:
+    rows = convergence_rows(inputs)
+    if not rows:
+        return []
+    return ["## Training convergence", "", CONVERGENCE_NOTE, "",
+            "| arm | seed | final loss | drop over last 20% | flat |", "|---|---|---|---|---|",
+            *(f"| {_text(a)} | {s} | {f} | {d} | {ok} |" for a, s, f, d, ok in rows), ""]
 
 
 def render_markdown(inputs: ReportInputs, claims: list[Claim], plots: list[Plot],
                     samples_per_arm: int) -> str:
     r = inputs.results
     parts = [f"# Experiment report: {_text(r.experiment)}", "", _text(summary(inputs, claims)), "",
-             "## Claims", "", *_claims(claims), "",
+             "## Claims", "", *_claims(claims), "", *_convergence(inputs),
              "## Results", "",
              ("Each cell: mean [95% CI] (n). ↓ lower is better, ↑ higher is better; "
               "bold marks the best arm."),

@@ -1,6 +1,7 @@
 """`results.json`: the experiment runner's aggregate, parsed and checked with key paths.
 
 Schema: `{"experiment": str, "config_hash": str, "arms": {ARM: {"metrics": {NAME: STAT}}}}`
+plus the runner's optional `roles`, `per_seed`, `claims` and `training` (see `Results`),
 where STAT is `{"mean": float, "ci95": [lo, hi], "n": int}`; a metric named `X_by_Y` maps
 each Y to a STAT, and `asr_vs_ft_steps` maps each finetuning run to a list of STATs with a
 `step`. Every problem is reported at once, each with the key path that holds it.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,13 @@ class Results:
     experiment: str
     config_hash: str
     arms: dict[str, ArmResult]  # in catalogue order
+    # optional, written by the runner: each arm's role in the claims, every seed's scalar
+    # metrics ({arm: {seed: {metric: mean}}}), the claims decided from them, and each
+    # training run's convergence ({arm: {seed: {...}}})
+    roles: dict[str, str] = field(default_factory=dict)
+    per_seed: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    claims: list[dict[str, Any]] = field(default_factory=list)
+    training: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     def stat(self, arm: str, metric: str) -> Stat | None:
         result = self.arms.get(arm)
@@ -166,6 +174,9 @@ class _Parser:
 def parse_results(data: Any, source: str = "results") -> Results:
     """Check `data` against the results schema; `UserError` lists every bad key path."""
     p = _Parser()
+    optional = {k: data[k] for k in OPTIONAL if isinstance(data, Mapping) and k in data}
+    if isinstance(data, Mapping):
+        data = {k: v for k, v in data.items() if k not in optional}
     top = p.mapping(data, "", ("experiment", "config_hash", "arms"))
     arms: dict[str, ArmResult | None] = {}
     if top is not None:
@@ -177,9 +188,16 @@ def parse_results(data: Any, source: str = "results") -> Results:
             p.fail("arms", "expected at least one arm")
         for name in order_arms(raw_arms or {}):
             arms[name] = p.arm(raw_arms[name], f"arms.{name}")
+    for key, value in optional.items():
+        expected = list if key == "claims" else Mapping
+        if not isinstance(value, expected):
+            p.fail(key, f"expected {'a list' if expected is list else 'a mapping'}, got {type(value).__name__}")
     if p.errors:
         raise UserError(f"invalid {source}:\n" + "\n".join(p.errors))
-    return Results(top["experiment"], top["config_hash"], arms)  # type: ignore[arg-type,index]
+    return Results(top["experiment"], top["config_hash"], arms, **optional)  # type: ignore[arg-type,index]
+
+
+OPTIONAL = ("roles", "per_seed", "claims", "training")
 
 
 def as_results(results: Results | Mapping[str, Any]) -> Results:

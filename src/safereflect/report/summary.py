@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from safereflect.report.claims import Claim, check_claims
+from safereflect.report.claims import Claim, claims_from_results
 from safereflect.report.inputs import ReportInputs, Sample
 
 
@@ -17,10 +17,17 @@ def summary(inputs: ReportInputs, claims: list[Claim]) -> str:
         lo, hi = min(asr, key=lambda a: asr[a].mean), max(asr, key=lambda a: asr[a].mean)
         text.append(f"Held-out attack success ranges from {asr[lo].mean:.3f} ({lo}) to "
                     f"{asr[hi].mean:.3f} ({hi}).")
-    counts = {s: sum(c.status == s for c in claims) for s in ("pass", "fail", "not measured")}
+    counts = {s: sum(c.status == s for c in claims) for s in ("pass", "fail", "not decided", "not measured")}
     source = "the paper's MedSafetyWorld claims" if inputs.claims is None else "the claims checked"
-    text.append(f"Of {source}, {counts['pass']} passed, {counts['fail']} failed and "
-                f"{counts['not measured']} were not measured.")
+    text.append(f"Of {source}, {counts['pass']} passed, {counts['fail']} failed, {counts['not decided']} were "
+                f"not decided and {counts['not measured']} were not measured.")
+    seeds = sorted({s for arm in r.per_seed.values() for s in arm}, key=int)
+    if len(seeds) == 1:
+        text.append("This run has one seed, and one seed decides nothing: the numbers move with the seed and with "
+                    "float rounding by as much as the effects. Run at least three seeds for a verdict.")
+    elif seeds:
+        text.append(f"Claims are decided over {len(seeds)} seeds (each its own world and models) by paired "
+                    "t-intervals over the per-seed differences.")
     return " ".join(text)
 
 
@@ -39,4 +46,25 @@ def samples_by_arm(inputs: ReportInputs, per_arm: int) -> dict[str, list[Sample]
 
 
 def claims_for(inputs: ReportInputs) -> list[Claim]:
-    return check_claims(inputs.results) if inputs.claims is None else inputs.claims
+    """The claims given, else those results.json carries, else the means read as one seed."""
+    if inputs.claims is not None:
+        return inputs.claims
+    if inputs.results.claims:
+        return [Claim.model_validate(c) for c in inputs.results.claims]
+    return claims_from_results(inputs.results)
+
+
+def convergence_rows(inputs: ReportInputs) -> list[tuple[str, str, str, str, str]]:
+    """(arm, seed, final loss, drop over the last 20% of steps, flat?) for every training run."""
+    rows = []
+    for arm, seeds in inputs.results.training.items():
+        for seed in sorted(seeds, key=int):
+            c = seeds[seed]
+            rows.append((arm, seed, f"{c['final_loss']:.4f}", f"{c['drop_last_20pct']:.1%}",
+                         f"yes (< {c['flat_drop']:.0%})" if c["flat"] else f"no (>= {c['flat_drop']:.0%}): still learning"))
+    return rows
+
+
+CONVERGENCE_NOTE = ("A run is flat when its smoothed training loss fell by less than the stated fraction over the "
+                    "last 20% of its steps; an unconverged model turns small numeric differences into different "
+                    "results.")
