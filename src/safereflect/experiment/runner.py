@@ -4,11 +4,13 @@ then results.json and the report. Every stage is cached (see `stages.py`)."""
 from __future__ import annotations
 
 import copy
+import os
 import platform
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +226,12 @@ def _pipeline(
     }
 
 
+def _set_threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(n)
+
+
 def _run_eval(ec, run_eval) -> dict[str, Any]:
     metrics = run_eval(ec)
     return {k: v["mean"] for k, v in metrics.items() if isinstance(v, dict) and "mean" in v}
@@ -275,7 +283,11 @@ def run_experiment(cfg: ExperimentConfig, *, force: bool = False, parallel: int 
     sources = {s: _seed_sources(cfg, cache, s, tracker) for s in cfg.seeds}
     args = [(cfg.model_dump(mode="json"), v, s, *sources[s], force) for v, s in jobs]
     if parallel > 1:
-        with ProcessPoolExecutor(parallel) as pool:
+        # spawn, not fork: a forked child inherits the parent's OpenMP thread pool, which can
+        # hang; and each pipeline gets its share of the cores instead of all of them each
+        threads = max(1, (os.cpu_count() or 1) // parallel)
+        with ProcessPoolExecutor(parallel, mp_context=get_context("spawn"), initializer=_set_threads,
+                                 initargs=(threads,)) as pool:
             runs = list(pool.map(_pipeline, *zip(*args)))
     else:
         runs = [_pipeline(*a, tracker=tracker) for a in args]
@@ -352,8 +364,6 @@ def versions() -> dict[str, str]:
 
 
 def machine() -> str:
-    import os
-
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
