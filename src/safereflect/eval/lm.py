@@ -9,7 +9,9 @@ and never with remote code.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +90,8 @@ class CausalLM:
             # exports written before the ids came from the tokenizer stopped `generate` at <think>
             console.print(
                 f"[yellow]warning:[/] {path}: config disagrees with the tokenizer ({', '.join(fixed)}); "
-                "corrected for this run (exports written by this version carry the tokenizer's ids)"
+                "corrected for this run (exports written by this version carry the tokenizer's ids)",
+                soft_wrap=True,  # one line, however narrow the terminal
             )
         model.to(pick_device(device))
         model.requires_grad_(False)
@@ -125,11 +128,17 @@ class CausalLM:
             input_ids=ids,
             attention_mask=attn,
             position_ids=pos,
-            past_key_values=cache,
             use_cache=True,
             logits_to_keep=keep,
+            **{self._cache_kwarg: cache},
         )
         return out.logits.float()
+
+    @cached_property
+    def _cache_kwarg(self) -> str:
+        # recent transformers 5 releases call it `cache` and deprecate `past_key_values` (gone in 5.40)
+        params = inspect.signature(self.model.forward).parameters
+        return "cache" if "cache" in params else "past_key_values"
 
     def padded(self, seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Left-padded ids, attention mask and position ids (positions count real tokens only).

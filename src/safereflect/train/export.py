@@ -62,6 +62,8 @@ def align_token_ids(model: Any, tokenizer: Any) -> list[str]:
             current = getattr(cfg, key, None)
             if current == value or (current is not None and not ours):
                 continue
+            if current is None and key == "bos_token_id":  # no BOS is no wrong BOS: prompts bring their own
+                continue
             changed.append(f"{label}{key} {current} -> {value}")
             setattr(cfg, key, value)
         if getattr(cfg, "use_cache", True) is False:
