@@ -34,6 +34,7 @@ def test_export_names_the_tokenizers_ids_and_uses_the_cache(reflect_export, toke
     for c in (config, gen):
         assert (c["bos_token_id"], c["eos_token_id"], c["pad_token_id"]) == (eos, eos, pad)
     assert config["use_cache"] is True and gen.get("use_cache", True) is True
+    assert config["rope_theta"] == config["rope_parameters"]["rope_theta"] == 10000.0  # for transformers 4 readers
     tok_config = json.loads((reflect_export / "tokenizer_config.json").read_text())
     assert tok_config["eos_token"] == EOS_TOKEN and tok_config["pad_token"] == PAD_TOKEN
     assert tok_config["tokenizer_class"] == "PreTrainedTokenizerFast"

@@ -89,8 +89,8 @@ class CausalLM:
         if fixed:
             # exports written before the ids came from the tokenizer stopped `generate` at <think>
             console.print(
-                f"[yellow]warning:[/] {path}: config disagrees with the tokenizer ({', '.join(fixed)}); "
-                "corrected for this run (exports written by this version carry the tokenizer's ids)",
+                f"[yellow]warning:[/] {path}: config corrected for this run to match the tokenizer "
+                f"({', '.join(fixed)}); exports written by this version need no correction",
                 soft_wrap=True,  # one line, however narrow the terminal
             )
         model.to(pick_device(device))

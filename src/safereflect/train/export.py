@@ -80,6 +80,7 @@ def export_model(model, tokenizer, out: Path, *, extra_files: dict[str, str] | N
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
     _portable_tokenizer_config(tmp / "tokenizer_config.json", model.config)
+    _portable_model_config(tmp / "config.json")
     for name, text in (extra_files or {}).items():
         (tmp / name).write_text(text, encoding="utf-8")
     return publish_dir(tmp, out)
@@ -101,6 +102,16 @@ def _portable_tokenizer_config(path: Path, config: Any) -> None:
     if getattr(config, "max_position_embeddings", None):
         data["model_max_length"] = int(config.max_position_embeddings)
     path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _portable_model_config(path: Path) -> None:
+    """transformers 4 (and vLLM on it) reads RoPE's base from a top-level `rope_theta`, where
+    transformers 5 writes `rope_parameters`; without it those readers assume 10000."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    rope = data.get("rope_parameters")
+    if isinstance(rope, dict) and "rope_theta" in rope and "rope_theta" not in data:
+        data["rope_theta"] = rope["rope_theta"]
+        path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def export_checkpoint(ckpt: Path, out: Path) -> Path:
