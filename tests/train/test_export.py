@@ -74,6 +74,19 @@ def test_export_model_fixes_llama_config_defaults(tokenizer, tmp_path):
     assert (gen["bos_token_id"], gen["eos_token_id"], gen["pad_token_id"]) == (0, 0, 1)
 
 
+def test_other_models_keep_their_authors_ids():
+    """A hub model being finetuned (its own tokenizer) is exported as configured."""
+    from types import SimpleNamespace
+
+    from safereflect.train.export import align_token_ids
+
+    config = SimpleNamespace(bos_token_id=1, eos_token_id=[2, 32007], pad_token_id=None, use_cache=True)
+    model = SimpleNamespace(config=config, generation_config=None)
+    tok = SimpleNamespace(eos_token="</s>", pad_token=None, eos_token_id=2, bos_token_id=1, pad_token_id=None)
+    assert align_token_ids(model, tok) == []
+    assert (config.bos_token_id, config.eos_token_id, config.pad_token_id) == (1, [2, 32007], None)
+
+
 def test_old_exports_are_fixed_on_load_with_one_warning(reflect_export, tmp_path, capsys):
     import shutil
 

@@ -24,8 +24,6 @@ import torch
 from safereflect.reflection import EOS_TOKEN, PAD_TOKEN
 from safereflect.train.atomic import publish_dir, staging_dir
 
-_ID_KEYS = ("bos_token_id", "eos_token_id", "pad_token_id")
-
 
 def quiet_transformers() -> None:
     """Silence transformers' per-file progress bars; our own bar and log report the run."""
@@ -43,16 +41,14 @@ def tokenizer_ids(tokenizer: Any) -> dict[str, int | None]:
 
 
 def align_token_ids(model: Any, tokenizer: Any) -> list[str]:
-    """Make `model.config` and `model.generation_config` agree with `tokenizer` (token ids,
-    `use_cache`); returns what was changed, e.g. ["eos_token_id 2 -> 0"], empty when nothing was.
-
-    With one of our tokenizers (`<|endoftext|>` EOS, `<|pad|>` PAD) the tokenizer is the truth.
-    Another model's ids are only filled in where missing: a chat model's list of EOS ids or its
-    own BOS convention is its authors' choice."""
-    ids = tokenizer_ids(tokenizer)
-    if ids["eos_token_id"] is None:
+    """Make `model.config` and `model.generation_config` agree with one of our tokenizers
+    (`<|endoftext|>` EOS, `<|pad|>` PAD): token ids and `use_cache`. Returns what was changed,
+    e.g. ["eos_token_id 2 -> 0"], empty when nothing was. Another model (a hub model being
+    finetuned) is left as its authors configured it: a chat model's list of EOS ids or its BOS
+    convention is theirs to choose."""
+    if tokenizer.eos_token != EOS_TOKEN or tokenizer.pad_token != PAD_TOKEN:
         return []
-    ours = tokenizer.eos_token == EOS_TOKEN and tokenizer.pad_token == PAD_TOKEN
+    ids = tokenizer_ids(tokenizer)
     changed = []
     targets = [("", model.config), ("generation ", getattr(model, "generation_config", None))]
     for label, cfg in targets:
@@ -60,9 +56,7 @@ def align_token_ids(model: Any, tokenizer: Any) -> list[str]:
             continue
         for key, value in ids.items():
             current = getattr(cfg, key, None)
-            if current == value or (current is not None and not ours):
-                continue
-            if current is None and key == "bos_token_id":  # no BOS is no wrong BOS: prompts bring their own
+            if current == value or (current is None and key == "bos_token_id"):  # no BOS is no wrong BOS
                 continue
             changed.append(f"{label}{key} {current} -> {value}")
             setattr(cfg, key, value)
