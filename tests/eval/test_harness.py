@@ -55,6 +55,15 @@ def task_dir(items, tmp_path_factory) -> Path:
         + f"generation_kwargs:\n  until: {json.dumps(UNTIL)}\n  max_gen_toks: {MAX_GEN}\n  do_sample: false\n"
         + "metric_list:\n  - metric: exact_match\n"
     )
+    with (d / "ppl.jsonl").open("w") as f:
+        for q in know[:4]:
+            f.write(json.dumps({"text": q["prompt"] + q["answers"][0] + "."}) + "\n")
+    (d / "sr_ppl.yaml").write_text(
+        "task: sr_ppl\ndataset_path: json\ntest_split: test\n"
+        + f"dataset_kwargs:\n  data_files:\n    test: {d / 'ppl.jsonl'}\n  cache_dir: {d / 'cache'}\n"
+        + "output_type: loglikelihood_rolling\ndoc_to_text: ''\ndoc_to_target: text\n"
+        + "metric_list:\n  - metric: bits_per_byte\n"
+    )
     return d
 
 
@@ -67,7 +76,7 @@ def run_lm_eval(task_dir: Path, model: str, model_args: str) -> dict:
     return simple_evaluate(
         model=model,
         model_args=model_args,
-        tasks=["sr_mc", "sr_gen"],
+        tasks=["sr_mc", "sr_gen", "sr_ppl"],
         task_manager=TaskManager(include_path=str(task_dir), include_defaults=False),
         device="cpu",
         batch_size=4,
@@ -93,6 +102,13 @@ def lm_eval_lls(results: dict) -> list[float]:
     return [float(r[0]) for s in per_doc(results, "sr_mc") for r in s["filtered_resps"]]
 
 
+def check_rolling(results: dict, lm: CausalLM, items) -> None:
+    """Rolling log-likelihoods (perplexity tasks) equal `token_nll`, the text read as written."""
+    texts = [q["prompt"] + q["answers"][0] + "." for q in items[0][:4]]
+    got = [float(s["filtered_resps"][0]) for s in per_doc(results, "sr_ppl")]
+    assert got == pytest.approx([-x for x in lm.token_nll(lm.encode_many(texts))], abs=1e-3)
+
+
 def test_hf_model_agrees_with_our_scoring_and_greedy_decoding(tiny_model_dir, task_dir, items):
     results = run_lm_eval(task_dir, "hf", f"pretrained={tiny_model_dir},dtype=float32")
     lm = CausalLM.load(tiny_model_dir, device="cpu", batch_size=4)
@@ -107,6 +123,7 @@ def test_hf_model_agrees_with_our_scoring_and_greedy_decoding(tiny_model_dir, ta
         expected.append(text if cut is None else text[:cut])
     assert [s["filtered_resps"][0] for s in per_doc(results, "sr_gen")] == expected
     assert any(expected)
+    check_rolling(results, lm, items)
 
 
 @pytest.mark.parametrize(
@@ -132,6 +149,7 @@ def test_safereflect_model_agrees_with_our_evaluation(tiny_model_dir, task_dir, 
     if "keep_reflections=true" not in args:  # reflections removed, the answer's leading space kept
         texts = [t[: len(t) - len(t.lstrip())] + dec.reflection.strip(t) if dec.reflection.strip(t) else "" for t in texts]
     assert [s["filtered_resps"][0] for s in per_doc(results, "sr_gen")] == texts
+    check_rolling(results, lm, items)
     if dec.read_segment_words:  # the reading really changed what the model was asked
         plain = CausalLM.load(tiny_model_dir, device="cpu", batch_size=4)
         assert ours(plain, items, DecodingConfig(stop=UNTIL))[0] != pytest.approx(lls, abs=1e-4)
