@@ -85,12 +85,12 @@ def test_cached_verdict_equals_text_verdict(tiny_lm):
     """The monitor's cache-based reading and zero-shot classification give the same P(flag)."""
     import torch
 
-    from safereflect.eval.kv_cache import GrowingCache
+    from safereflect.eval.kv_cache import new_cache
 
     reader = VerdictReader(tiny_lm, DEFAULT_FORMAT)
     contexts = [tiny_lm.encode_context(t) for t in (PROMPT, "Kalanex thins the blood. Give Ben Kalanex.")]
     ids, attn, pos = tiny_lm.padded(contexts)
-    cache = GrowingCache()
+    cache = new_cache()
     tiny_lm.step(ids, attn, pos, cache, keep=1)
     cached = reader.flag_prob_cached(cache, attn, pos[:, -1] + 1)
     assert cache.get_seq_length() == ids.shape[1]  # cropped back

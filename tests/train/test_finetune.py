@@ -112,6 +112,8 @@ def test_full_finetune_exports_at_the_requested_steps(overfit_run, pairs_file, t
         tuned["model.layers.0.mlp.up_proj.weight"], base["model.layers.0.mlp.up_proj.weight"]
     )
     AutoModelForCausalLM.from_pretrained(out / "step_000003")
+    gen = json.loads((final / "generation_config.json").read_text())  # finetune exports carry the tokenizer's ids
+    assert (gen["eos_token_id"], gen["pad_token_id"]) == (0, 1)
 
 
 def test_lora_finetune_exports_a_merged_model(overfit_run, pairs_file, tmp_path):

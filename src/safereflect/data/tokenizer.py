@@ -80,8 +80,11 @@ def load_tokenizer(path: str, fmt: ReflectionFormat):
     from tokenizers import AddedToken
     from transformers import AutoTokenizer
 
+    from safereflect.hub import pretrained_args
+
     try:
-        hf = AutoTokenizer.from_pretrained(path)
+        name, kwargs = pretrained_args(path, weights=False)
+        hf = AutoTokenizer.from_pretrained(name, **kwargs)
     except (OSError, ValueError) as err:
         raise UserError(f"cannot load tokenizer {path!r}: {str(err).splitlines()[0]}") from None
     tok = getattr(hf, "backend_tokenizer", None)

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import torch
 
 from safereflect.eval.config import DecodingConfig
-from safereflect.eval.kv_cache import GrowingCache
+from safereflect.eval.kv_cache import new_cache
 from safereflect.eval.lm import CausalLM
 from safereflect.eval.monitor import Monitor, prompt_checks
 
@@ -103,7 +103,7 @@ def _decode(
 ) -> list[Generation]:
     monitor = Monitor(lm, dec) if dec.mode == "monitored" else None
     ids, attn, pos = lm.padded(prompts)
-    cache = GrowingCache()
+    cache = new_cache()
     logits = lm.step(ids, attn, pos, cache, keep=1)[:, -1]
     next_pos = pos[:, -1] + 1
     gens = _sampler(dec, keys)

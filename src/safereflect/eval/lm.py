@@ -9,13 +9,16 @@ and never with remote code.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from safereflect.console import console
 from safereflect.errors import UserError
 from safereflect.eval.model_path import resolve_model
 from safereflect.eval.reading import ReflectedReading
@@ -56,27 +59,40 @@ class CausalLM:
         batch_size: int = 16,
         add_bos: bool = False,
         tokenizer_from: str | Path | None = None,
+        revision: str | None = None,
     ) -> CausalLM:
-        """Load an export (or hub model). `tokenizer_from` serves exports saved without a tokenizer."""
+        """Load an export (or hub model, pinned by `revision` or `org/name@revision`).
+        `tokenizer_from` serves exports saved without a tokenizer."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
+        from safereflect.hub import pretrained_args
+        from safereflect.train.export import align_token_ids
+
         hf_logging.disable_progress_bar()  # per-tensor loading bars would drown the evaluation's own output
         path = resolve_model(spec)
-        tok_path = path
+        tok_path, tok_revision = path, revision
         if (
             tokenizer_from is not None
             and Path(path).is_dir()
             and not any((Path(path) / f).is_file() for f in _TOKENIZER_FILES)
         ):
-            tok_path = resolve_model(tokenizer_from)
+            tok_path, tok_revision = resolve_model(tokenizer_from), None
         try:
-            tokenizer = AutoTokenizer.from_pretrained(tok_path, trust_remote_code=False)
-            model = AutoModelForCausalLM.from_pretrained(
-                path, trust_remote_code=False, use_safetensors=True, dtype=DTYPES[dtype]
-            )
+            name, kwargs = pretrained_args(tok_path, tok_revision, weights=False)
+            tokenizer = AutoTokenizer.from_pretrained(name, **kwargs)
+            name, kwargs = pretrained_args(path, revision)
+            model = AutoModelForCausalLM.from_pretrained(name, dtype=DTYPES[dtype], **kwargs)
         except (OSError, ValueError) as err:
             raise UserError(f"could not load model {spec}: {str(err).splitlines()[0]}") from None
+        fixed = align_token_ids(model, tokenizer)
+        if fixed:
+            # exports written before the ids came from the tokenizer stopped `generate` at <think>
+            console.print(
+                f"[yellow]warning:[/] {path}: config corrected for this run to match the tokenizer "
+                f"({', '.join(fixed)}); exports written by this version need no correction",
+                soft_wrap=True,  # one line, however narrow the terminal
+            )
         model.to(pick_device(device))
         model.requires_grad_(False)
         return cls(model, tokenizer, batch_size=batch_size, add_bos=add_bos)
@@ -112,11 +128,17 @@ class CausalLM:
             input_ids=ids,
             attention_mask=attn,
             position_ids=pos,
-            past_key_values=cache,
             use_cache=True,
             logits_to_keep=keep,
+            **{self._cache_kwarg: cache},
         )
         return out.logits.float()
+
+    @cached_property
+    def _cache_kwarg(self) -> str:
+        # recent transformers 5 releases call it `cache` and deprecate `past_key_values` (gone in 5.40)
+        params = inspect.signature(self.model.forward).parameters
+        return "cache" if "cache" in params else "past_key_values"
 
     def padded(self, seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Left-padded ids, attention mask and position ids (positions count real tokens only).

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from safereflect.errors import UserError
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")  # org/name, optionally @revision
 
 
 def resolve_model(spec: str | Path) -> str:
-    """A local export dir, a training run dir (its `final/` export) or a hub name."""
+    """A local export dir, a training run dir (its `final/` export) or a hub name (`org/name@revision` pins it)."""
     path = Path(spec).expanduser()
     if path.is_dir():
         for candidate in (path, path / "final"):

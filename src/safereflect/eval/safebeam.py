@@ -18,7 +18,7 @@ import torch
 from safereflect.errors import UserError
 from safereflect.eval.config import DecodingConfig
 from safereflect.eval.generate import Generation, find_stop
-from safereflect.eval.kv_cache import GrowingCache
+from safereflect.eval.kv_cache import new_cache
 from safereflect.eval.lm import CausalLM
 from safereflect.reflection import TAG_TOKEN
 
@@ -69,7 +69,7 @@ def _search(
 ) -> list[Generation]:
     width = dec.beam_width
     ids, attn, pos = lm.padded(prompts)
-    cache = GrowingCache()
+    cache = new_cache()
     logp = torch.log_softmax(lm.step(ids, attn, pos, cache, keep=1)[:, -1], dim=-1)
     next_pos = pos[:, -1] + 1
     # the prompt's own P(tag) is the first check, so even an answer that ends at once is audited

@@ -1,8 +1,13 @@
-"""Metric records with seeded bootstrap 95% CIs: {"mean", "ci95": [lo, hi], "n"}.
+"""Metric records with 95% CIs: {"mean", "ci95": [lo, hi], "n"}.
 
-Every metric is a statistic of per-item values; its CI resamples the items. Each metric's
-resampling seed is derived from the run seed and the metric's name, so a CI does not
-change when another metric is added or the suites run in another order.
+Every metric is a statistic of per-item values. Rates (every value 0 or 1) get the Wilson
+score interval, which stays inside [0, 1] and keeps a width at 0/n and n/n, where a bootstrap
+of a sample with no successes collapses to [0, 0]. Other means and ratios get scipy's
+percentile bootstrap over the items; AUROC and balanced accuracy resample here, because a
+resample holding one class leaves them undefined and must be skipped (scipy's bootstrap turns
+the whole interval into NaN then). Across seeds, `t_interval` gives the Student-t interval.
+Each metric's resampling seed is derived from the run seed and the metric's name, so a CI does
+not change when another metric is added or the suites run in another order.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from scipy import stats as sps
 
 Metric = dict[str, Any]
 
@@ -22,6 +28,22 @@ def metric_seed(seed: int, name: str) -> int:
 
 def empty() -> Metric:
     return {"mean": None, "ci95": [None, None], "n": 0}
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    ci = sps.binomtest(int(successes), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
+    """Student-t interval of the mean of `values` (at least two)."""
+    x = np.asarray(values, dtype=float)
+    m = float(x.mean())
+    sem = float(x.std(ddof=1)) / np.sqrt(len(x))
+    if sem == 0:
+        return m, m
+    lo, hi = sps.t.interval(confidence, len(x) - 1, loc=m, scale=sem)
+    return float(lo), float(hi)
 
 
 def bootstrap(stat: Callable[[np.ndarray], float], n: int, *, seed: int, resamples: int) -> Metric:
@@ -40,23 +62,41 @@ def bootstrap(stat: Callable[[np.ndarray], float], n: int, *, seed: int, resampl
     return {"mean": point, "ci95": [_num(lo), _num(hi)], "n": n}  # None where undefined: JSON has no NaN
 
 
+def _scipy_bootstrap(data: tuple[np.ndarray, ...], stat, *, seed: int, resamples: int) -> tuple[float, float]:
+    if len(data[0]) < 2 or all(np.all(d == d[0]) for d in data):  # nothing to resample
+        value = float(stat(*data, axis=-1))
+        return value, value
+    res = sps.bootstrap(data, stat, n_resamples=resamples, paired=len(data) > 1, vectorized=True,
+                        method="percentile", rng=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
 def mean_metric(values: Sequence[float], *, seed: int, resamples: int) -> Metric:
-    """Mean of per-item values (a rate when they are 0/1); vectorised bootstrap."""
+    """Mean of per-item values: a rate (values 0/1) with its Wilson interval, else a bootstrap CI."""
     x = np.asarray(values, dtype=float)
     if len(x) == 0:
         return empty()
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, len(x), (resamples, len(x)))].mean(axis=1)
-    lo, hi = np.percentile(means, [2.5, 97.5])
-    return {"mean": float(x.mean()), "ci95": [float(lo), float(hi)], "n": len(x)}
+    if np.isin(x, (0.0, 1.0)).all():
+        lo, hi = wilson_interval(int(x.sum()), len(x))
+    else:
+        lo, hi = _scipy_bootstrap((x,), np.mean, seed=seed, resamples=resamples)
+    return {"mean": float(x.mean()), "ci95": [lo, hi], "n": len(x)}
 
 
 def ratio_metric(num: Sequence[float], den: Sequence[float], *, seed: int, resamples: int) -> Metric:
     """sum(num) / sum(den) over items (e.g. bits per byte over documents)."""
     a, b = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
-    return bootstrap(
-        lambda i: a[i].sum() / b[i].sum() if b[i].sum() > 0 else np.nan, len(a), seed=seed, resamples=resamples
-    )
+    if len(a) == 0:
+        return empty()
+    if b.sum() <= 0:
+        return {"mean": None, "ci95": [None, None], "n": len(a)}
+
+    def ratio(x, y, axis=-1):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return x.sum(axis=axis) / y.sum(axis=axis)
+
+    lo, hi = _scipy_bootstrap((a, b), ratio, seed=seed, resamples=resamples)
+    return {"mean": float(a.sum() / b.sum()), "ci95": [_num(lo), _num(hi)], "n": len(a)}
 
 
 def balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:

@@ -8,13 +8,10 @@ uncertainty at these model sizes, and a probe bootstrap would hide it.
 
 from __future__ import annotations
 
-import math
-from statistics import mean, stdev
+from statistics import mean
 from typing import Any
 
-# two-sided 97.5% Student-t quantiles for 1..30 degrees of freedom
-_T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+from safereflect.eval.stats import t_interval
 
 
 def is_stat(x: Any) -> bool:
@@ -26,9 +23,7 @@ def combine(stats: list[dict[str, Any]]) -> dict[str, Any]:
         s = stats[0]
         return {"mean": s["mean"], "ci95": list(s["ci95"]), "n": s["n"]}
     means = [s["mean"] for s in stats]
-    m = mean(means)
-    half = _T975[min(len(means) - 1, len(_T975)) - 1] * stdev(means) / math.sqrt(len(means))
-    return {"mean": m, "ci95": [m - half, m + half], "n": sum(s["n"] for s in stats)}
+    return {"mean": mean(means), "ci95": list(t_interval(means)), "n": sum(s["n"] for s in stats)}
 
 
 def combine_metrics(per_seed: list[dict[str, Any]]) -> dict[str, Any]:

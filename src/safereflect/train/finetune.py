@@ -66,8 +66,11 @@ def run_finetune(cfg: FinetuneConfig) -> Path:
 
 
 def load_model(ref: str):
-    """(model, tokenizer, pretraining LR or None) from a run dir, checkpoint, HF dir or hub name."""
+    """(model, tokenizer, pretraining LR or None) from a run dir, checkpoint, HF dir or hub name
+    (`org/name@revision` pins it)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from safereflect.hub import pretrained_args
 
     quiet_transformers()
     path = Path(ref)
@@ -79,8 +82,10 @@ def load_model(ref: str):
             f"{path} is not a model directory (no config.json); pass a run, checkpoint or export dir"
         )
     try:
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
-        tokenizer = AutoTokenizer.from_pretrained(source)
+        name, kwargs = pretrained_args(source)
+        model = AutoModelForCausalLM.from_pretrained(name, dtype=torch.float32, **kwargs)
+        name, kwargs = pretrained_args(source, weights=False)
+        tokenizer = AutoTokenizer.from_pretrained(name, **kwargs)
     except OSError as err:
         raise UserError(f"cannot load model {ref!r}: {str(err).splitlines()[0]}") from None
     if len(tokenizer) > model.get_input_embeddings().num_embeddings:

@@ -20,8 +20,11 @@ def load_config(model: str) -> Any:
     """The model's config, or a clear error if it cannot be found (checked before any work starts)."""
     from transformers import AutoConfig
 
+    from safereflect.hub import pretrained_args
+
     try:
-        return AutoConfig.from_pretrained(model)
+        name, kwargs = pretrained_args(model, weights=False)
+        return AutoConfig.from_pretrained(name, **kwargs)
     except (OSError, ValueError) as err:
         raise UserError(f"cannot load model {model!r}: {str(err).splitlines()[0]}",
                         hint="pass a local directory or a hub name available offline") from None
@@ -32,9 +35,13 @@ def load_model(model: str, kind: str, device: str) -> tuple[Any, Any]:
     """(tokenizer, model) in eval mode, cached so the tasks of one worker share one copy."""
     from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
+    from safereflect.hub import pretrained_args
+
     cls = AutoModelForSequenceClassification if kind == "classifier" else AutoModel
-    tok = AutoTokenizer.from_pretrained(model)
-    net = cls.from_pretrained(model).to(device).eval()
+    name, kwargs = pretrained_args(model, weights=False)
+    tok = AutoTokenizer.from_pretrained(name, **kwargs)
+    name, kwargs = pretrained_args(model)
+    net = cls.from_pretrained(name, **kwargs).to(device).eval()
     return tok, net
 
 
