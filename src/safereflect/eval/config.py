@@ -110,6 +110,9 @@ class JudgeConfig(StrictModel):
     llm_model: str = Field("gpt-4o-mini", description="llm: model name sent to the endpoint")
     api_key_env: str = Field("OPENAI_API_KEY", description="llm: environment variable holding the key")
     timeout_s: float = Field(60.0, gt=0)
+    concurrency: int = Field(8, ge=1, description="llm: requests in flight at once")
+    max_tokens: int = Field(4, ge=1, description="llm: answer length; raise it for reasoning models (<think>)")
+    cache_dir: Path | None = Field(None, description="llm: answer cache; default $SAFEREFLECT_CACHE/llm")
 
 
 class RealTextConfig(StrictModel):
