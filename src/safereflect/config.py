@@ -7,14 +7,18 @@ import json
 import types
 import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from safereflect.errors import UserError
 
 M = TypeVar("M", bound=BaseModel)
+
+# numpy's legacy seeding (np.random.seed, used by the trainer and datatrove) takes 32 bits
+MAX_SEED = 2**32 - 1
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
 
 
 class StrictModel(BaseModel):
