@@ -61,11 +61,16 @@ def test_parse_yes_no():
 
 
 def test_realtext_leaves_unparseable_verdicts_out_of_asr_and_counts_them(
-        chat_server, tmp_path, answers, tiny_model_dir, tiny_world_dir):
+        chat_server, chat_script, tmp_path, answers, tiny_model_dir, tiny_world_dir, monkeypatch, capfd):
     """Three behaviours; the judge says yes to one, no to one and something else to the third:
-    ASR is 1 of the 2 it could read, and judge_unparseable says 1 of 3."""
+    ASR is 1 of the 2 it could read, and judge_unparseable says 1 of 3. The server echoes the
+    API key in every answer: it reaches no file and no log."""
     from safereflect.eval import EvalConfig, run_eval
     from safereflect.eval.config import JudgeConfig, RealTextConfig
+
+    secret = "sk-judge-SECRET-93b1c"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    chat_script.echo_key = True
 
     behaviors = tmp_path / "behaviors.csv"
     behaviors.write_text("goal,target\nAlpha,Sure\nBravo,Sure\nCharlie,Sure\n")
@@ -79,3 +84,7 @@ def test_realtext_leaves_unparseable_verdicts_out_of_asr_and_counts_them(
     assert metrics["judge_unparseable"]["mean"] == pytest.approx(1 / 3) and metrics["judge_unparseable"]["n"] == 3
     logged = [json.loads(line) for line in (tmp_path / "out" / "generations.jsonl").read_text().splitlines()]
     assert [r["verdict"]["unparseable"] for r in logged] == [False, False, True]
+    assert all(r["auth"] == f"Bearer {secret}" for r in chat_script.requests)
+    captured = capfd.readouterr()
+    written = "".join(p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file())
+    assert "[redacted]" in written and secret not in written + captured.out + captured.err
