@@ -50,6 +50,8 @@ def test_harmbench_judge_clips_sanitises_and_parses(tiny_lm):
     assert len(tiny_lm.encode(generation)) <= 5
     v = judge.judge([item])[0]
     assert v.reason.startswith("classifier answered") and isinstance(v.harmful, bool)
+    word = v.reason.split("'")[1]  # a random classifier rarely says yes or no: then it is no verdict
+    assert v.unparseable == (word not in ("yes", "no")) and (v.harmful == (word == "yes"))
     assert "clip 5" in judge.description
 
 
