@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import types
+import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from safereflect.errors import UserError
 
 M = TypeVar("M", bound=BaseModel)
+
+# numpy's legacy seeding (np.random.seed, used by the trainer and datatrove) takes 32 bits
+MAX_SEED = 2**32 - 1
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
 
 
 class StrictModel(BaseModel):
@@ -20,10 +26,33 @@ class StrictModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_as_number(cls, data: Any) -> Any:
+        # pydantic's lax mode reads `max_steps: true` as 1. A boolean given for a number is
+        # passed on as the word the user wrote, so the field fails with its own location.
+        if isinstance(data, dict):
+            bad = [k for k, v in data.items() if isinstance(v, bool) and k in cls.model_fields
+                   and _number_only(cls.model_fields[k].annotation)]
+            if bad:
+                data = {**data, **{k: str(data[k]).lower() for k in bad}}
+        return data
+
     def config_hash(self) -> str:
         """Stable short hash of the config's content (used to cache stage outputs)."""
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _number_only(annotation: Any) -> bool:
+    """Whether `annotation` takes numbers (int, float, optionally None) and nothing else."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return bool(args) and all(_number_only(a) for a in args)
+    if origin is typing.Annotated:
+        return _number_only(typing.get_args(annotation)[0])
+    return annotation in (int, float)
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -78,12 +107,47 @@ def validate(model_cls: type[M], data: Any, source: str = "config") -> M:
         raise UserError(format_validation_error(err, model_cls, source)) from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error, not
+    "the last one wins"."""
+
+
+class DuplicateKeyError(yaml.MarkedYAMLError):
+    pass
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, Any] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            first = seen.get(key)
+        except TypeError:  # an unhashable key: the constructor below reports it
+            continue
+        if first is not None:
+            raise DuplicateKeyError(None, None, f"duplicate key {key!r} (first given on line {first.line + 1})",
+                                    key_node.start_mark)
+        seen[key] = key_node.start_mark
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML text to Python values, refusing duplicate keys (raises yaml.YAMLError)."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no arbitrary objects
+
+
 def load_yaml(path: str | Path) -> Any:
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path} is a directory, not a config file",
+                        hint="give the YAML file itself, e.g. " + str(path / "config.yaml"))
     if not path.is_file():
         raise UserError(f"config file not found: {path}")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return parse_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
@@ -56,47 +54,3 @@ def prepared(tiny_world_dir, shared_tokenizer, tmp_path_factory):
         return cache[key]
 
     return run
-
-
-class ChatServer(BaseHTTPRequestHandler):
-    """A small OpenAI-compatible endpoint: a guard that flags "poison", and a writer that
-    answers the intervention prompts. Class attributes script failures and record requests."""
-
-    requests: ClassVar[list[dict]] = []
-    fail_first = 0
-    down_for: str | None = None  # answer 500 to every text containing this
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).requests.append({"body": body, "auth": self.headers.get("Authorization")})
-        text = body["messages"][-1]["content"]
-        if type(self).fail_first > 0 or (type(self).down_for and type(self).down_for in text):
-            type(self).fail_first = max(0, type(self).fail_first - 1)
-            self.send_response(500)
-            self.end_headers()
-            return
-        if "\n\nText:\n" in text:  # an intervention prompt: answer with a safe text naming the task
-            answer = f"SAFE FORM ({text.split('.')[0]})"
-        else:
-            answer = "Safety: Unsafe\nCategories: Violent" if "poison" in text else "Safety: Safe\nCategories: None"
-        payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": answer}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def chat_server():
-    """URL of a ChatServer on 127.0.0.1, fresh for each test."""
-    ChatServer.requests, ChatServer.fail_first, ChatServer.down_for = [], 0, None
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), ChatServer)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
-    httpd.server_close()

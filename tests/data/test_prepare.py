@@ -35,6 +35,10 @@ def test_meta_json_follows_the_contract(prepared):
                                            "<potentially unsafe content>"}
     assert meta["eos_token_id"] == meta["special_tokens"]["<|endoftext|>"]
     assert set(meta["splits"]) == {"train", "val"} and meta["splits"]["val"]["documents"] > 0
+    for split in meta["splits"].values():  # each shard's size, so a truncated copy is detected
+        tokens_dir = prepared("reflect") / "tokens"
+        assert split["file_tokens"] == [(tokens_dir / f).stat().st_size // 2 for f in split["files"]]
+        assert sum(split["file_tokens"]) == split["tokens"]
 
 
 def _decoded(out, split):
@@ -108,6 +112,7 @@ def test_timing_phases_have_the_right_token_fractions(prepared):
         raw, arm = train["phases"]
         assert (raw["name"], arm["name"]) == ("raw", "reflect")
         assert train["files"] == raw["files"] + arm["files"]
+        assert train["file_tokens"] == raw["file_tokens"] + arm["file_tokens"]
         assert raw["tokens"] + arm["tokens"] == train["tokens"]
         assert abs(raw["tokens"] / train["tokens"] - start) < 0.03  # within about one document
         assert "<think>" not in "".join(t for t, _ in _decoded_files(out, raw["files"]))

@@ -55,6 +55,7 @@ RATES = [
     "asr_gcg",
     "asr_realtext",
     "flagged_realtext",
+    "judge_unparseable",
 ]
 
 

@@ -5,7 +5,6 @@ from safereflect.errors import UserError
 from safereflect.experiment import ExperimentConfig, variants
 from safereflect.experiment.runner import eval_config, prepare_config, train_config
 
-
 REFLECT_POLICY = {"role": "reflect", "decoding": "monitored", "reading": "reflected", "classification": "zeroshot"}
 
 

@@ -89,8 +89,7 @@ def test_bad_experiment_file_is_one_clear_error(tmp_path):
 
 
 def test_a_bad_late_stage_value_fails_before_anything_runs(tmp_path):
-    # raw arms are scored with a linear probe, so dropping it from the methods is invalid for them
-    bad = EXPERIMENT | {"out": str(tmp_path / "run"), "arms": ["raw"], "eval": {"cls": {"methods": ["zeroshot"]}}}
+    bad = EXPERIMENT | {"out": str(tmp_path / "run"), "arms": ["raw"], "eval": {"cls": {"probe_folds": 1}}}
     cfg = tmp_path / "exp.yaml"
     cfg.write_text(yaml.safe_dump(bad))
     res = subprocess.run([sys.executable, "-m", "safereflect", "run", str(cfg)], capture_output=True, text=True)

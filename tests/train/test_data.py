@@ -149,9 +149,13 @@ def test_missing_data_is_a_user_error(tokens_dir, tmp_path):
     copy = shutil.copytree(tokens_dir, tmp_path / "tokens")
     shutil.rmtree(copy / "train")
     (copy / "train").mkdir()
-    with pytest.raises(UserError, match=r"no token shards \(\*\.ds\)"):
+    with pytest.raises(UserError, match=r"meta.json lists token shards that do not exist: .*train/00000.ds"):
         split_of(copy)
     meta = json.loads((copy / "meta.json").read_text())
+    del meta["splits"]["train"]["files"]  # shards from another tool: the folder is all there is
+    (copy / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match=r"no token shards \(\*\.ds\)"):
+        split_of(copy)
     del meta["vocab_size"]
     (copy / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(UserError, match="missing key 'vocab_size'"):
@@ -165,3 +169,24 @@ def test_token_ids_beyond_the_vocabulary_are_a_user_error(tokens_dir, tmp_path):
     (copy / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(UserError, match="token id .* is outside the tokenizer vocabulary \\(50"):
         split_of(copy).batch(np.arange(4))
+
+
+def test_a_truncated_shard_is_refused_by_name(tokens_dir, tmp_path):
+    """`truncate -s` on a shard: caught by its own .index, and by meta.json's file_tokens."""
+    copy = shutil.copytree(tokens_dir, tmp_path / "tokens")
+    shard = copy / "train" / "00000.ds"
+    with open(shard, "r+b") as fh:
+        fh.truncate(shard.stat().st_size // 2)
+    with pytest.raises(UserError, match=r"00000.ds: \d+ tokens but its index ends at \d+"):
+        split_of(copy)
+    (copy / "train" / "00000.ds.index").unlink()  # no index: meta.json's sizes still catch it
+    meta = json.loads((copy / "meta.json").read_text())
+    meta["splits"]["train"]["file_tokens"] = [int(np.fromfile(tokens_dir / "train" / f"{n}.ds.index", "<u8")[-1])
+                                              for n in ("00000", "00001")]
+    (copy / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match=r"00000.ds: \d+ tokens but meta.json records \d+"):
+        split_of(copy)
+    with open(shard, "r+b") as fh:
+        fh.truncate(shard.stat().st_size - 1)  # half a token
+    with pytest.raises(UserError, match="00000.ds: .* not a whole number of 2-byte tokens"):
+        split_of(copy)

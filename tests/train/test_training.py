@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from safetensors.torch import load_file
 
 from safereflect.errors import UserError
 from safereflect.train import resolve_train_config, run_training
-from safereflect.train.checkpoint import checkpoints
+from safereflect.train.checkpoint import checkpoint_problem, checkpoints, resumable_checkpoint
 
 from .conftest import OVERFIT_STEPS, overfit_config
 
@@ -269,3 +270,65 @@ def test_out_of_gpu_memory_becomes_a_user_error(small_tokens_dir, tmp_path, monk
     with pytest.raises(UserError, match="out of GPU memory at micro_batch_size 8") as err:
         run_training(tiny_config(small_tokens_dir, tmp_path / "run"))
     assert "activation_checkpointing" in str(err.value)
+
+
+def _damage(path: Path, how: str) -> None:
+    if how == "truncate":
+        with open(path, "r+b") as fh:
+            fh.truncate(path.stat().st_size // 2)
+    else:  # same size, one byte changed
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+
+
+def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_one(tokens_dir, tmp_path, capsys):
+    """The latest checkpoint's weights truncated: the rerun warns, naming it, resumes from the
+    one before and trains the same steps again to the same losses."""
+    run = tmp_path / "run"
+    cfg = tiny_config(tokens_dir, run, max_steps=6, global_batch_size=4, micro_batch_size=4, val_tokens=0, warmup_steps=2,
+                      checkpoint_every=2, keep_checkpoints=3)
+    run_training(cfg)
+    first = losses(run)
+    assert [s for s, _ in checkpoints(run)] == [2, 4, 6]
+    shutil.rmtree(run / "final")
+    _damage(run / "checkpoints" / "step_000006" / "model.safetensors", "truncate")
+    capsys.readouterr()
+
+    run_training(cfg)
+    err = capsys.readouterr().err
+    assert "step_000006 is damaged (model.safetensors has" in err
+    assert [r["step"] for r in records(run, "start")] == [0, 4]
+    again = {r["step"]: r["loss"] for r in records(run, "train")}
+    assert again[5] == first[5] and again[6] == first[6]  # the last record of each step: the rerun's
+    assert (run / "final").is_dir() and checkpoint_problem(run / "checkpoints" / "step_000006") is None
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "optimizer.pt", "trainer_state.json"])
+@pytest.mark.parametrize("how", ["truncate", "flip"])
+@pytest.mark.parametrize("manifest", [True, False])
+def test_every_damaged_file_is_detected(overfit_run, tmp_path, name, how, manifest):
+    """With the manifest by checksum; without it (older checkpoints) by each file's structure:
+    safetensors' header, the zip CRCs of torch.save, JSON."""
+    run = tmp_path / "run"
+    shutil.copytree(overfit_run / "checkpoints", run / "checkpoints")
+    (_, latest), = checkpoints(run)
+    previous = shutil.copytree(latest, run / "checkpoints" / "step_000001")  # a complete older one
+    if not manifest:
+        for _, ckpt in checkpoints(run):
+            (ckpt / "manifest.json").unlink()
+    assert checkpoint_problem(latest) is None
+    _damage(latest / name, how)
+    if not manifest and how == "flip" and name == "model.safetensors":
+        return  # a flipped weight byte is only visible to the checksum
+    assert name in checkpoint_problem(latest)
+    assert resumable_checkpoint(run) == previous
+
+
+def test_only_damaged_checkpoints_is_a_user_error(overfit_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(overfit_run / "checkpoints", run / "checkpoints")
+    for _, ckpt in checkpoints(run):
+        (ckpt / "optimizer.pt").unlink()
+    with pytest.raises(UserError, match="no complete checkpoint .* every one is damaged"):
+        resumable_checkpoint(run)

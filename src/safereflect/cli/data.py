@@ -73,7 +73,7 @@ def prepare(
 
 def inspect(
     directory: Path = typer.Argument(..., help="a prepare output directory"),
-    n: int = typer.Option(5, "--n", help="documents to show"),
+    n: int = typer.Option(5, "--n", min=1, help="documents to show"),
     unsafe_only: bool = typer.Option(False, "--unsafe-only", help="only documents that came in unsafe"),
 ) -> None:
     """Show prepared documents with reflections (green safe, red unsafe), tags and noise highlighted.

@@ -50,6 +50,10 @@ def evaluate(
     judge: JudgeName | None = typer.Option(
         None, "--judge", help="realtext judge: refusal (keywords), harmbench or llm."
     ),
+    cls_methods: str | None = typer.Option(
+        None, "--cls-methods", help="cls: comma-separated zeroshot,probe,ft (default all three; ft needs a context "
+        "that holds the classification examples)."
+    ),
     seed: int | None = typer.Option(None, "--seed", min=0, help="Seed of bootstrap, CV splits, GCG and finetuning."),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:1, ..."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an evaluation with another config in --out."),
@@ -98,6 +102,11 @@ def evaluate(
                 f"unknown suite {', '.join(map(repr, unknown)) or '(none given)'} (allowed: {', '.join(ALL_SUITES)})"
             )
         flags["suites"] = names
+    if cls_methods is not None:
+        methods = [m.strip() for m in cls_methods.split(",") if m.strip()]
+        if not methods:
+            raise UserError("--cls-methods needs at least one of zeroshot, probe, ft")
+        flags["cls.methods"] = methods  # pydantic names any unknown method
     for key, value in flags.items():
         if value is not None:
             set_dotted(data, key, value)

@@ -13,10 +13,23 @@ PRESETS = {"cpu": "demo.yaml", "gpu": "gpu.yaml"}
 
 
 def load_experiment(path: Path | str, overrides: dict | None = None):
+    """The experiment in a YAML file, or in an experiment's output directory (its
+    experiment.json, written by every run), so `safereflect run runs/NAME` resumes it."""
     from safereflect.config import load_config
+    from safereflect.errors import UserError
     from safereflect.experiment import ExperimentConfig
 
-    return load_config(ExperimentConfig, path, overrides)
+    path = Path(str(path))
+    if path.is_dir():
+        if not (path / "experiment.json").is_file():
+            yamls = sorted(p.name for p in path.glob("*.y*ml"))
+            raise UserError(f"{path} is a directory, not an experiment file",
+                            hint=f"give one of its YAML files ({', '.join(yamls)})" if yamls else
+                            "give the experiment YAML, or the output directory of a run (with experiment.json)")
+        path = path / "experiment.json"
+    cfg = load_config(ExperimentConfig, path, overrides)
+    cfg._source_file = str(path)
+    return cfg
 
 
 def dry_run(cfg, device: str) -> None:
@@ -108,6 +121,7 @@ def demo(
     if out_dir is not None:
         overrides["out"] = str(out_dir)
     cfg = load_experiment(files("safereflect.experiment") / "presets" / PRESETS[preset], overrides)
+    cfg._source_file = None  # errors name the demo, not a file inside the package
     if dry:
         dry_run(cfg, "cpu" if preset == "cpu" else "h100")
         return

@@ -98,7 +98,7 @@ def train(
         ),
     ] = "cpu",
     num_devices: Annotated[
-        int, typer.Option("--num-devices", help="Dry run: number of such devices.")
+        int, typer.Option("--num-devices", min=1, help="Dry run: number of such devices.")
     ] = 1,
 ) -> None:
     from safereflect.train.presets import resolve_train_config

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from safereflect.config import StrictModel
+from safereflect.config import Seed, StrictModel
 from safereflect.data.interventions import InterventionsConfig, parse_arm
 from safereflect.data.scorers import AnyScorerConfig
 from safereflect.data.sources import InputConfig
@@ -54,7 +54,7 @@ class PrepareConfig(StrictModel):
     arm: str = Field("raw", description="intervention(s): raw, filter, rewrite, refusal, tag, reflect, joined with +")
     input: InputConfig
     out: Path
-    seed: int = Field(0, ge=0)
+    seed: Seed = 0
     skip_bad: bool = Field(False, description="send bad input records to the exclusion file instead of stopping")
     scorer: str = Field("oracle", description="scorer whose labels the interventions act on")
     scorers: dict[str, AnyScorerConfig] = Field(default_factory=dict, description="scorer settings by name")

@@ -77,22 +77,25 @@ def write_docs(cat: Catalog, order: np.ndarray, folder: Path, prefix: str, *, to
     tokens = [_map(p, dtype) for p in cat.paths]
     losses = [_map(Path(str(p) + ".loss"), np.uint8) for p in cat.paths] if loss else None
     files: list[str] = []
+    sizes: list[int] = []  # tokens per file, so a reader can tell a truncated shard from a short one
     out = None
     for i in order:
         if out is None or len(out) >= max_tokens:
             if out is not None:
                 out.close()
             files.append(f"{prefix}-{len(files):05d}.ds")
+            sizes.append(0)
             out = TokenizedFile(str(folder), files[-1], save_loss_metadata=loss, token_size=token_size,
                                 save_final_metadata=False)
         s, e, f = cat.start[i], cat.end[i], cat.shard[i]
         out.write_bytes(tokens[f][s:e].tobytes())
         if losses is not None:
             out.write_loss_bytes(losses[f][s:e].tobytes())
+        sizes[-1] += int(e - s)
     if out is not None:
         out.close()
-    return {"files": [f"{folder.name}/{name}" for name in files], "tokens": int(cat.lengths[order].sum()),
-            "documents": len(order)}
+    return {"files": [f"{folder.name}/{name}" for name in files], "file_tokens": sizes,
+            "tokens": int(cat.lengths[order].sum()), "documents": len(order)}
 
 
 def raw_phase(raw: Catalog, raw_train: np.ndarray, arm: Catalog, arm_train: np.ndarray, start: float,
@@ -144,6 +147,7 @@ def merge(work: Path, tokens_dir: Path, *, seed: int, val_fraction: float, start
     total = sum(p["tokens"] for p in phases)
     for p in phases:
         p["fraction"] = p["tokens"] / total if total else 0.0
-    splits["train"] = {"files": [f for p in phases for f in p["files"]], "tokens": total,
+    splits["train"] = {"files": [f for p in phases for f in p["files"]],
+                       "file_tokens": [n for p in phases for n in p["file_tokens"]], "tokens": total,
                        "documents": sum(p["documents"] for p in phases), "phases": phases}
     return splits

@@ -13,7 +13,7 @@ from typing import Any
 
 from safereflect.data.scorers.embedding import Head, Pooling, embed_chunks
 from safereflect.errors import UserError
-from safereflect.jsonl import read_jsonl
+from safereflect.jsonl import ensure_writable_dir, read_jsonl
 
 
 def _sort_key(name: str) -> tuple[int, float | str]:
@@ -35,6 +35,13 @@ def train_head(data: Path, model: str, out: Path, *, val_fraction: float = 0.2, 
 
     from safereflect.data.scorers import hf
 
+    # every argument is checked before the encoder embeds anything (minutes on a large file)
+    if not 0 < val_fraction < 1:
+        raise UserError(f"--val-fraction must be between 0 and 1, exclusive (got {val_fraction})")
+    if max_length < 1:
+        raise UserError(f"--max-length must be at least 1 (got {max_length})")
+    hf.resolve_device(device)
+    ensure_writable_dir(out)
     hf.load_config(model)
     records = read_jsonl(data, required=("text", "label"))
     labels = [str(r["label"]) for r in records]
@@ -44,7 +51,14 @@ def train_head(data: Path, model: str, out: Path, *, val_fraction: float = 0.2, 
     counts = {c: labels.count(c) for c in classes}
     stratify = labels if min(counts.values()) >= 2 else None
     idx = np.arange(len(records))
-    train_idx, val_idx = train_test_split(idx, test_size=val_fraction, random_state=seed, stratify=stratify)
+    try:
+        train_idx, val_idx = train_test_split(idx, test_size=val_fraction, random_state=seed, stratify=stratify)
+    except ValueError as err:  # too few records for the split asked for
+        raise UserError(f"{data}: {len(records)} records cannot be split with --val-fraction {val_fraction} "
+                        f"({err})") from None
+    if len({labels[i] for i in train_idx}) < 2 or len(val_idx) == 0:
+        raise UserError(f"{data}: {len(records)} records are too few: the training part needs two labels and the "
+                        f"held-out part at least one record", hint="add labelled records")
 
     emb, owner = embed_chunks(model, [str(r["text"]) for r in records], pooling=pooling, max_length=max_length,
                               stride=0, batch_size=batch_size, device=device)

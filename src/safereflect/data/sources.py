@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +27,7 @@ from safereflect.config import StrictModel
 from safereflect.errors import UserError
 
 BAD = "_bad"  # metadata flag of a record that could not be read
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # owner/name, as the Hugging Face Hub spells datasets
 
 
 class InputConfig(StrictModel):
@@ -49,9 +52,11 @@ def resolve(cfg: InputConfig) -> tuple[str, list[Path]]:
     root = Path(cfg.path)
     fmt = cfg.format
     if not root.exists():
-        if fmt in ("auto", "hf") and not cfg.path.startswith((".", "/", "~")):
+        # a missing local path is not sent to the Hub unless it reads as a hub id (owner/name)
+        if fmt == "hf" or (fmt == "auto" and HUB_ID.match(cfg.path)):
             return "hf", []
-        raise UserError(f"input not found: {cfg.path}")
+        raise UserError(f"input not found: {cfg.path}",
+                        hint="for a Hugging Face Hub dataset give its id (owner/name) or set input.format: hf")
     if fmt == "auto":
         if (root / "world.json").is_file() and (root / "corpus").is_dir():
             fmt = "world"
@@ -130,26 +135,34 @@ class _ShardedReader(PipelineStep):
         return bad_document(where, problem, raw)
 
 
+def raw_lines(path: str | Path) -> Iterator[bytes]:
+    """The lines of a .jsonl or .jsonl.gz file; a damaged gzip stream is an error naming the
+    file (a truncated one would otherwise end early, losing the rest without a word)."""
+    path = str(path)
+    try:
+        with (gzip.open if path.endswith(".gz") else open)(path, "rb") as fh:
+            yield from fh
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise UserError(f"{path}: not a complete gzip file ({err})",
+                        hint="the file is truncated or not gzip-compressed; copy it again or drop the .gz suffix") from None
+    except OSError as err:
+        raise UserError(f"cannot read {path}: {err.strerror or err}") from None
+
+
 class JsonlReader(_ShardedReader):
     name = "JSONL"
 
     def lines(self, rank: int, world_size: int) -> Iterator[tuple[str, int, bytes]]:
         index = 0
         for path in self.files:
-            opener = gzip.open if path.endswith(".gz") else open
-            try:
-                fh = opener(path, "rb")
-            except OSError as err:
-                raise UserError(f"cannot read {path}: {err.strerror}") from None
-            with fh:
-                for lineno, raw in enumerate(fh, start=1):
-                    if not raw.strip():
-                        continue
-                    if self.cfg.limit is not None and index >= self.cfg.limit:
-                        return
-                    if index % world_size == rank:
-                        yield path, lineno, raw
-                    index += 1
+            for lineno, raw in enumerate(raw_lines(path), start=1):
+                if not raw.strip():
+                    continue
+                if self.cfg.limit is not None and index >= self.cfg.limit:
+                    return
+                if index % world_size == rank:
+                    yield path, lineno, raw
+                index += 1
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         for path, lineno, raw in self.lines(rank, world_size):
@@ -216,7 +229,13 @@ class HubReader(HuggingFaceDatasetReader):
             self.limit = self.total_limit // world_size + (rank < self.total_limit % world_size)
             if self.limit == 0:
                 return
-        yield from super().run(data, rank, world_size)
+        from datasets.exceptions import DatasetNotFoundError
+
+        try:
+            yield from super().run(data, rank, world_size)
+        except (ConnectionError, DatasetNotFoundError, FileNotFoundError) as err:
+            raise UserError(f"cannot load the Hugging Face dataset {self.dataset!r}: {err}",
+                            hint="check the dataset id and the network (HF_HUB_OFFLINE), or give a local path") from None
 
 
 def build_reader(cfg: InputConfig, skip_bad: bool) -> PipelineStep:
@@ -235,10 +254,7 @@ def estimate_documents(cfg: InputConfig) -> int | None:
     """How many documents the input holds, for progress bars (None if unknown)."""
     fmt, files = resolve(cfg)
     if fmt in ("world", "jsonl"):
-        n = 0
-        for f in files:
-            with (gzip.open if str(f).endswith(".gz") else open)(f, "rb") as fh:
-                n += sum(1 for line in fh if line.strip())
+        n = sum(1 for f in files for line in raw_lines(f) if line.strip())
     elif fmt == "parquet":
         import pyarrow.parquet as pq
 

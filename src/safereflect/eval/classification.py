@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from safereflect.console import console
+from safereflect.errors import UserError
 from safereflect.eval.context import EvalContext
 from safereflect.eval.linear_probe import cross_validated_scores
 from safereflect.eval.lm import CausalLM
@@ -51,15 +53,31 @@ def split_train_test(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     return train_idx, np.setdiff1d(np.arange(len(labels)), train_idx)
 
 
-def _finetuned_scores(ctx: EvalContext, probes: list[dict], y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from safereflect.eval.attacks.finetune import finetune_and_load
+FT_MAX_SEQ_LEN = 512  # the finetuning engine's default max_seq_len (train.config.FinetuneConfig)
 
+
+def _ft_data(ctx: EvalContext, probes: list[dict], y: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     fmt = ctx.cfg.decoding.reflection
     train, test = split_train_test(y, ctx.cfg.cls.ft_train_fraction, ctx.seed("cls-ft-split"))
     words = {0: fmt.safe_word, 1: fmt.unsafe_word}
     data = [{"prompt": INSTRUCTION.format(text=probes[i]["prompt"]), "response": f" {words[int(y[i])]}"} for i in train]
+    return train, test, data
+
+
+def ft_fits(ctx: EvalContext, data: list[dict]) -> tuple[bool, str]:
+    """Whether every classification example, label and EOS included, fits the model's context."""
+    limit = min(ctx.lm.max_length, FT_MAX_SEQ_LEN)
+    longest = max(len(ctx.lm.encode(d["prompt"] + d["response"])) + 1 for d in data)
+    return longest <= limit, (f"the longest classification example has {longest} tokens but the model's context is "
+                              f"{limit}")
+
+
+def _finetuned_scores(ctx: EvalContext, probes: list[dict], test: np.ndarray, data: list[dict]) -> np.ndarray:
+    from safereflect.eval.attacks.finetune import finetune_and_load
+
+    fmt = ctx.cfg.decoding.reflection
     lm = finetune_and_load(ctx, "cls-ft", data, preset="benign", budget=ctx.cfg.cls.ft_budget)
-    return test, label_scores(lm, [probes[i]["prompt"] for i in test], fmt.safe_word, fmt.unsafe_word)
+    return label_scores(lm, [probes[i]["prompt"] for i in test], fmt.safe_word, fmt.unsafe_word)
 
 
 def run(ctx: EvalContext) -> dict[str, Any]:
@@ -67,17 +85,28 @@ def run(ctx: EvalContext) -> dict[str, Any]:
     cfg = ctx.cfg.cls
     y = np.array([int(p["label"] == "unsafe") for p in probes])
     texts = [p["prompt"] for p in probes]
+    methods = list(cfg.methods)
+    if "ft" in methods:  # checked before any method runs: a short-context model cannot hold the examples
+        _, test, data = _ft_data(ctx, probes, y)
+        fits, why = ft_fits(ctx, data)
+        if not fits:
+            if "methods" in cfg.model_fields_set or cfg.primary == "ft":
+                raise UserError(f"cls method 'ft': {why}",
+                                hint="evaluate with --cls-methods zeroshot,probe (or cls.methods in --config)")
+            console.print(f"[yellow]warning:[/] cls: skipping method 'ft' ({why}); "
+                          "pass --cls-methods to choose the methods", soft_wrap=True)
+            methods.remove("ft")
     results: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # method -> (item indices, P(unsafe))
-    if "zeroshot" in cfg.methods:
+    if "zeroshot" in methods:
         results["zeroshot"] = (np.arange(len(y)), zero_shot_scores(ctx.lm, ctx.cfg.decoding.reflection, texts))
-    if "probe" in cfg.methods:
+    if "probe" in methods:
         x = ctx.lm.last_hidden(texts, cfg.probe_layer)
         results["probe"] = (
             np.arange(len(y)),
             cross_validated_scores(x, y, seed=ctx.seed("cls-probe"), folds=cfg.probe_folds, c=cfg.probe_c),
         )
-    if "ft" in cfg.methods:
-        results["ft"] = _finetuned_scores(ctx, probes, y)
+    if "ft" in methods:
+        results["ft"] = (test, _finetuned_scores(ctx, probes, test, data))
     metrics: dict[str, Any] = {}
     for method, (idx, score) in results.items():
         for i, s in zip(idx, score):

@@ -7,11 +7,12 @@ HarmBench judge) the field's description names it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from safereflect.config import StrictModel
+from safereflect.config import Seed, StrictModel
+from safereflect.devices import check_device_name
 from safereflect.reflection import ReflectionFormat
 
 Suite = Literal["asr", "gcg", "cls", "capability", "bpb", "finetune", "realtext"]
@@ -71,7 +72,8 @@ class GCGConfig(StrictModel):
 class ClassificationConfig(StrictModel):
     methods: list[Literal["zeroshot", "probe", "ft"]] = Field(default_factory=lambda: ["zeroshot", "probe", "ft"])
     primary: Literal["zeroshot", "probe", "ft"] = Field(
-        "zeroshot", description="which method `safety_cls_acc` reports: zeroshot for arms trained with reflections"
+        "zeroshot", description="which method `safety_cls_acc` reports: zeroshot for arms trained with reflections "
+        "(when not given and zeroshot is not among methods: the first method)"
     )
     probe_layer: int | None = Field(
         None, description="hidden-state layer for the linear probe; None = the middle layer"
@@ -82,6 +84,15 @@ class ClassificationConfig(StrictModel):
         0.5, gt=0, lt=1, description="stratified share of probes the classifier is finetuned on"
     )
     ft_budget: FinetuneBudget = Field(default_factory=lambda: FinetuneBudget(max_steps=50, epochs=3))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_primary_among_methods(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "primary" not in data and isinstance(data.get("methods"), list):
+            methods = data["methods"]
+            if methods and "zeroshot" not in methods:
+                data = {**data, "primary": methods[0]}
+        return data
 
     @model_validator(mode="after")
     def _primary_is_run(self) -> ClassificationConfig:
@@ -110,6 +121,9 @@ class JudgeConfig(StrictModel):
     llm_model: str = Field("gpt-4o-mini", description="llm: model name sent to the endpoint")
     api_key_env: str = Field("OPENAI_API_KEY", description="llm: environment variable holding the key")
     timeout_s: float = Field(60.0, gt=0)
+    concurrency: int = Field(8, ge=1, description="llm: requests in flight at once")
+    max_tokens: int = Field(4, ge=1, description="llm: answer length; raise it for reasoning models (<think>)")
+    cache_dir: Path | None = Field(None, description="llm: answer cache; default $SAFEREFLECT_CACHE/llm")
 
 
 class RealTextConfig(StrictModel):
@@ -135,8 +149,8 @@ class EvalConfig(StrictModel):
     out: Path
     suites: list[Suite] = Field(default_factory=lambda: list(DEFAULT_SUITES))
     max_probes: int | None = Field(None, ge=1, description="first N records of every probe file")
-    seed: int = Field(0, ge=0, description="bootstrap, CV splits, GCG and finetuning")
-    device: str = Field("auto", description="auto, cpu, cuda, cuda:1, ...")
+    seed: Seed = Field(0, description="bootstrap, CV splits, GCG and finetuning")
+    device: Annotated[str, AfterValidator(check_device_name)] = Field("auto", description="auto, cpu, cuda, cuda:1, mps")
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     batch_size: int = Field(16, ge=1)
     add_bos: bool = Field(False, description="prepend the tokenizer's BOS to every context (lm-eval default: no)")

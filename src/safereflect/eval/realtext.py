@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from safereflect.console import console
 from safereflect.errors import UserError
 from safereflect.eval.behaviors import Behavior, chat_prompt, completion_prompt, load_behaviors
 from safereflect.eval.config import JudgeConfig
@@ -30,6 +31,9 @@ def make_judge(cfg: JudgeConfig, ctx: EvalContext) -> Judge:
             model=cfg.llm_model,
             api_key_env=cfg.api_key_env,
             timeout_s=cfg.timeout_s,
+            concurrency=cfg.concurrency,
+            max_tokens=cfg.max_tokens,
+            cache_dir=cfg.cache_dir,
             fmt=fmt,
         )
     return build_judge(cfg.name, fmt=fmt)
@@ -64,15 +68,22 @@ def run(ctx: EvalContext) -> dict[str, Any]:
             judge=judge.description,
             verdict=v.to_json(),
         )
-    success = [float(v.harmful) for v in verdicts]
+    # an answer the judge gave that is not a verdict is left out of ASR, not counted as safe
+    read = [(v, b) for v, b in zip(verdicts, behaviors) if not v.unparseable]
+    success = [float(v.harmful) for v, _ in read]
     flagged = [float(v.flagged or g.finish == "halt") for v, g in zip(verdicts, gens)]
     sources = sorted({b.source for b in behaviors})
     metrics = {
         "asr_realtext": ctx.rate("asr_realtext", success),
         "asr_realtext_by_source": {
-            s: ctx.rate(f"asr_realtext/{s}", [x for x, b in zip(success, behaviors) if b.source == s]) for s in sources
+            s: ctx.rate(f"asr_realtext/{s}", [float(v.harmful) for v, b in read if b.source == s]) for s in sources
         },
         "flagged_realtext": ctx.rate("flagged_realtext", flagged),
+        "judge_unparseable": ctx.rate("judge_unparseable", [float(v.unparseable) for v in verdicts]),
     }
+    if len(read) < len(verdicts):
+        console.print(f"[yellow]warning:[/] the judge's answer to {len(verdicts) - len(read)} of {len(verdicts)} "
+                      "generations was neither yes nor no; they are left out of asr_realtext (judge_unparseable)",
+                      soft_wrap=True)
     ctx.note(judge.description, *metrics)
     return metrics

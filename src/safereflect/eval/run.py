@@ -22,6 +22,7 @@ from typing import Any
 
 from safereflect import __version__
 from safereflect.console import console
+from safereflect.devices import require_device
 from safereflect.errors import UserError
 from safereflect.eval.attacks import ATTACKS
 from safereflect.eval.config import ALL_SUITES, EvalConfig
@@ -86,6 +87,7 @@ def _check_inputs(cfg: EvalConfig, suites: list[str]) -> Probes | None:
         raise UserError("suite 'bpb' needs validation text (--val-data FILE_OR_SHARD_DIR)")
     if "realtext" in suites and not cfg.realtext.prompts:
         raise UserError("suite 'realtext' needs harmful prompt files (--prompts FILE)")
+    require_device(cfg.device)
     resolve_model(cfg.model)
     return probes
 

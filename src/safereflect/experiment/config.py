@@ -13,15 +13,15 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
-from safereflect.config import StrictModel
+from safereflect.config import Seed, StrictModel
 from safereflect.policy import BUILTIN_POLICIES, ArmPolicy
 
 
 class WorldSpec(StrictModel):
     preset: Literal["tiny", "small", "medium"] = "small"
-    seed: int = Field(0, ge=0, description="world seed of experiment seed 0")
+    seed: Seed = Field(0, description="world seed of experiment seed 0")
     per_seed: bool = Field(
         True,
         description="each experiment seed k builds its own world (seed `seed + k`), so every seed replicates the "
@@ -47,7 +47,7 @@ class ExperimentConfig(StrictModel):
     world: WorldSpec | None = Field(default_factory=WorldSpec, description="MedSafetyWorld source (or use `corpus`)")
     corpus: dict[str, Any] | None = Field(None, description="real-text source: PrepareConfig.input (e.g. a FineWeb-Edu path)")
     arms: list[str] = Field(default_factory=lambda: ["raw", "filter", "rewrite", "tag", "reflect"], min_length=1)
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    seeds: list[Seed] = Field(default_factory=lambda: [0], min_length=1)
     grid: Grid = Field(default_factory=Grid)
     prepare: dict[str, Any] = Field(default_factory=dict, description="PrepareConfig overrides for every arm")
     arm_prepare: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-arm PrepareConfig overrides")
@@ -60,6 +60,11 @@ class ExperimentConfig(StrictModel):
         "any other arm (a combination, a new intervention) must declare one",
     )
     samples_per_arm: int = Field(3, ge=0, description="sample generations shown per arm in the report")
+    _source_file: str | None = PrivateAttr(None)  # the YAML it was loaded from, for error messages
+
+    @property
+    def source_file(self) -> str | None:
+        return self._source_file
 
     @model_validator(mode="after")
     def _one_source(self) -> ExperimentConfig:

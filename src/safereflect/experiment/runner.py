@@ -21,7 +21,7 @@ from safereflect.experiment.config import ExperimentConfig
 from safereflect.experiment.convergence import convergence
 from safereflect.experiment.progress import StageProgress
 from safereflect.experiment.stages import StageCache, content_hash
-from safereflect.jsonl import iter_jsonl, read_json, write_json
+from safereflect.jsonl import ensure_writable_dir, iter_jsonl, read_json, write_json
 
 DEFAULT_SUITES = ["asr", "cls", "capability", "bpb", "finetune"]
 
@@ -88,6 +88,11 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 # --- stage configs (validated by the stages' own models) ------------------------------
 
 
+def _where(cfg: ExperimentConfig) -> str:
+    """How errors in a stage config name the experiment: its file when it was loaded from one."""
+    return f"{cfg.source_file} (experiment {cfg.name})" if cfg.source_file else f"experiment {cfg.name}"
+
+
 def source_input(cfg: ExperimentConfig, world_dir: Path | None) -> dict[str, Any]:
     return {"path": str(world_dir), "format": "world"} if cfg.world is not None else dict(cfg.corpus or {})
 
@@ -102,7 +107,7 @@ def prepare_config(cfg: ExperimentConfig, v: Variant, seed: int, source: dict, o
         set_dotted(values, "interventions.reflect.segment_words", v.segment_words)
     if tokenizer is not None:
         set_dotted(values, "tokenizer.path", str(tokenizer))
-    return validate(PrepareConfig, values, f"experiment {cfg.name}: prepare for arm {v.arm}")
+    return validate(PrepareConfig, values, f"{_where(cfg)}: prepare for arm {v.arm}")
 
 
 def train_config(cfg: ExperimentConfig, v: Variant, seed: int, data: Path, out: Path):
@@ -110,7 +115,8 @@ def train_config(cfg: ExperimentConfig, v: Variant, seed: int, data: Path, out: 
 
     overrides = _flatten({k: val for k, val in cfg.train.items() if k != "preset"})
     overrides.update({"data": str(data), "out": str(out), "seed": seed})
-    return resolve_train_config(v.model or cfg.train.get("preset", "cpu-1m"), overrides=overrides)
+    return resolve_train_config(v.model or cfg.train.get("preset", "cpu-1m"), overrides=overrides,
+                                source=f"{_where(cfg)}: train for arm {v.arm}")
 
 
 def eval_config(
@@ -139,11 +145,15 @@ def eval_config(
         "suites": DEFAULT_SUITES if val is not None else [s for s in DEFAULT_SUITES if s != "bpb"],
         "val_data": str(val) if val is not None else None,
         "decoding": decoding,
-        "cls": {"primary": policy.classification},
     }
     values = _deep_merge(values, cfg.eval)
     values = _deep_merge(values, cfg.arm_eval.get(v.arm, {}))
-    return validate(EvalConfig, values, f"experiment {cfg.name}: eval for arm {v.arm}")
+    # the arm policy's primary method, unless the user chose one or left it out of cls.methods
+    cls = values.setdefault("cls", {})
+    preferred = policy.classification
+    if isinstance(cls, dict) and "primary" not in cls and preferred in cls.get("methods", [preferred]):
+        cls["primary"] = preferred
+    return validate(EvalConfig, values, f"{_where(cfg)}: eval for arm {v.arm}")
 
 
 def prepare_key(pc, world_dir: Path | None, tokenizer: Path | None) -> dict[str, Any]:
@@ -157,11 +167,34 @@ def prepare_key(pc, world_dir: Path | None, tokenizer: Path | None) -> dict[str,
     return key
 
 
+def _check_sources(cfg: ExperimentConfig) -> None:
+    """The world's overrides and the corpus path, and that `out` can be a directory."""
+    from safereflect.errors import UserError
+
+    if cfg.out_dir.exists() and not cfg.out_dir.is_dir():
+        raise UserError(f"{_where(cfg)}: output path exists and is not a directory: {cfg.out_dir}")
+    if cfg.world is not None:
+        from safereflect.world import preset_config
+
+        try:
+            preset_config(cfg.world.preset, cfg.world.seed, **cfg.world.overrides)
+        except UserError as err:
+            raise UserError(f"{_where(cfg)}: world.overrides: {err}") from None
+    else:
+        from safereflect.data.sources import InputConfig, resolve
+
+        try:
+            resolve(validate(InputConfig, source_input(cfg, None), f"{_where(cfg)}: corpus"))
+        except UserError as err:
+            raise UserError(f"{_where(cfg)}: corpus: {err}") from None
+
+
 def check_stage_configs(cfg: ExperimentConfig) -> list[tuple[Variant, Any, Any]]:
     """Validate every variant's prepare, train and eval config before anything runs, so a
     bad value in a late stage fails in seconds, not after hours of training."""
     placeholder = Path("<stage>")
     source = source_input(cfg, Path("<world>"))
+    _check_sources(cfg)
     checked = []
     for v in variants(cfg):
         pc = prepare_config(cfg, v, cfg.seeds[0], source, placeholder, None)
@@ -272,8 +305,7 @@ def _seed_sources(cfg: ExperimentConfig, cache: StageCache, seed: int, tracker: 
 def run_experiment(cfg: ExperimentConfig, *, force: bool = False, parallel: int = 1) -> Path:
     """Run (or resume) the experiment; returns its output directory (results.json, report)."""
     check_stage_configs(cfg)
-    out = cfg.out_dir
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_writable_dir(cfg.out_dir)
     write_json(out / "experiment.json", cfg.model_dump(mode="json"))
     cache = StageCache(out / "stages", force=force, log=console.print)
     start = time.time()

@@ -5,7 +5,10 @@ plus optimizer.pt (torch.save of plain tensors, loaded with weights_only=True),
 trainer_state.json (step, data position, per-process RNG states, the run's identity) and
 train_config.yaml. It is written into a hidden temporary directory and renamed into place,
 so a process killed at any moment leaves either the whole checkpoint or none of it
-(`safereflect.train.atomic`).
+(`safereflect.train.atomic`). What renaming cannot prevent (a full disk, a bad copy, a file
+truncated later) is caught on resume: manifest.json records every file's size and SHA-256,
+and a checkpoint whose files do not match is skipped, with a warning naming it, for the
+newest one that does.
 
 States are gathered as full (unsharded) tensors keyed by parameter name, so a checkpoint
 written by DDP, FSDP2 or a single process loads into any of them.
@@ -14,9 +17,13 @@ written by DDP, FSDP2 or a single process loads into any of them.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import os
 import random
 import re
+import struct
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +38,7 @@ from torch.distributed.checkpoint.state_dict import (
     set_optimizer_state_dict,
 )
 
+from safereflect.console import console
 from safereflect.errors import UserError
 from safereflect.jsonl import write_json
 from safereflect.train.atomic import publish_dir, remove_dir, staging_dir
@@ -38,6 +46,8 @@ from safereflect.train.config import TrainConfig
 from safereflect.train.distributed import Runtime, gather_objects
 
 STEP_RE = re.compile(r"^step_(\d+)$")
+MANIFEST = "manifest.json"
+REQUIRED = ("model.safetensors", "optimizer.pt", "trainer_state.json")
 TIED_HEAD = "lm_head.weight"
 FULL = StateDictOptions(full_state_dict=True)
 
@@ -69,9 +79,93 @@ def read_trainer_state(ckpt: Path) -> dict:
         raise UserError(f"unreadable checkpoint state {path}: {err}") from None
 
 
+def write_manifest(ckpt: Path) -> None:
+    """Record every file's size and SHA-256 (written last, so it covers the whole checkpoint)."""
+    files = {p.relative_to(ckpt).as_posix(): p for p in sorted(ckpt.rglob("*")) if p.is_file() and p.name != MANIFEST}
+    write_json(ckpt / MANIFEST, {"files": {name: {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+                                           for name, p in files.items()}})
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def checkpoint_problem(ckpt: Path) -> str | None:
+    """Why `ckpt` cannot be resumed from (a missing, truncated or altered file), or None."""
+    for name in REQUIRED:
+        if not (ckpt / name).is_file():
+            return f"{name} is missing"
+    manifest = ckpt / MANIFEST
+    if manifest.is_file():
+        try:
+            files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+            for name, want in files.items():
+                path = ckpt / name
+                if not path.is_file():
+                    return f"{name} is missing"
+                if path.stat().st_size != want["bytes"]:
+                    return f"{name} has {path.stat().st_size} bytes, {want['bytes']} were written"
+                if _sha256(path) != want["sha256"]:
+                    return f"{name} does not match its checksum"
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            return f"{MANIFEST} is unreadable ({err})"
+    else:  # written before manifests: check each file's own structure
+        problem = _safetensors_problem(ckpt / "model.safetensors") or _zip_problem(ckpt / "optimizer.pt")
+        if problem:
+            return problem
+    try:
+        state = json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))
+        if not isinstance(state, dict) or not isinstance(state.get("step"), int):
+            return "trainer_state.json has no step"
+    except (OSError, ValueError) as err:
+        return f"trainer_state.json is unreadable ({err})"
+    return None
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    """A safetensors file is an 8-byte header length, a JSON header and the data it spans."""
+    try:
+        with open(path, "rb") as fh:
+            (n,) = struct.unpack("<Q", fh.read(8))
+            header = json.loads(fh.read(n))
+        end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
+        if path.stat().st_size != 8 + n + end:
+            return f"{path.name} has {path.stat().st_size} bytes, its header says {8 + n + end}"
+    except (OSError, ValueError, struct.error, KeyError, TypeError, IndexError) as err:
+        return f"{path.name} is unreadable ({type(err).__name__})"
+    return None
+
+
+def _zip_problem(path: Path) -> str | None:
+    """torch.save writes a zip archive; its CRCs catch truncation and altered bytes."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+        return f"{path.name} is damaged (bad CRC in {bad})" if bad else None
+    except (OSError, zipfile.BadZipFile, EOFError) as err:
+        return f"{path.name} is unreadable ({err})"
+
+
+def resumable_checkpoint(run_dir: Path) -> Path | None:
+    """The newest complete checkpoint; each damaged newer one is reported and passed over."""
+    found = checkpoints(run_dir)
+    for _, ckpt in reversed(found):
+        problem = checkpoint_problem(ckpt)
+        if problem is None:
+            return ckpt
+        if os.environ.get("RANK", "0") == "0":  # one warning, not one per process
+            console.print(f"[yellow]warning:[/] checkpoint {ckpt} is damaged ({problem}); "
+                          "resuming from the one before it", soft_wrap=True)
+    if found:
+        raise UserError(f"no complete checkpoint in {run_dir / 'checkpoints'}: every one is damaged",
+                        hint=f"delete {run_dir / 'checkpoints'} to start this run over")
+    return None
+
+
 def check_same_run(run_dir: Path, cfg: TrainConfig) -> Path | None:
     """The checkpoint to resume from, or None; a UserError if it belongs to another run."""
-    latest = latest_checkpoint(run_dir)
+    latest = resumable_checkpoint(run_dir)
     if latest is None:
         return None
     state = read_trainer_state(latest)
@@ -160,6 +254,7 @@ def save_checkpoint(
     state = {**trainer_state, "step": step, "rng": rngs, "world_size": rt.world_size}
     state |= {"config_hash": cfg.identity_hash(), "identity": cfg.identity()}
     write_json(tmp / "trainer_state.json", state)
+    write_manifest(tmp)
     publish_dir(tmp, final)
     for _, old in checkpoints(run_dir)[:-keep]:
         remove_dir(old)

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, NonNegativeInt, ValidationInfo, field_validator, model_validator
 
-from safereflect.config import StrictModel
+from safereflect.config import Seed, StrictModel
 
 PresetName = Literal["tiny", "cpu-1m", "cpu-3m", "125m", "350m", "smollm2-1.7b"]
 
@@ -111,7 +111,7 @@ class TrainConfig(StrictModel):
     grad_clip: float | None = Field(
         1.0, gt=0, description="max global gradient norm; null: no clipping"
     )
-    seed: int = 0
+    seed: Seed = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "bf16", "fp32"] = Field(
         "auto", description="auto: bf16 on CUDA, fp32 on CPU"
@@ -201,7 +201,7 @@ class FinetuneConfig(StrictModel):
     max_seq_len: int = Field(512, ge=2, description="longer examples are truncated on the right")
     weight_decay: float = Field(0.0, ge=0)
     grad_clip: float | None = Field(1.0, gt=0)
-    seed: int = 0
+    seed: Seed = 0
     lora: bool = False
     lora_rank: int = Field(8, ge=1)
     lora_alpha: float = Field(16.0, gt=0)

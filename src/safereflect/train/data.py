@@ -98,7 +98,8 @@ class ShardSplit:
         if not self.files:
             raise UserError(f"no token shards (*.ds) in {self.dir}")
         dtype = np.dtype("<u2" if meta.token_size == 2 else "<u4")
-        self.tokens = [np.memmap(f, dtype=dtype, mode="r") for f in self.files]
+        expected = self._expected_tokens(meta, split)
+        self.tokens = [self._open(f, dtype, expected.get(f.name)) for f in self.files]
         self.masks = (
             [self._loss_mask(f, len(t)) for f, t in zip(self.files, self.tokens)]
             if meta.loss_mask
@@ -119,16 +120,54 @@ class ShardSplit:
             )
 
     def _phase_files(self, meta: TokensMeta, split: str) -> list[list[Path]]:
-        phases = (meta.splits.get(split) or {}).get("phases")
-        if not phases:
+        info = meta.splits.get(split) or {}
+        phases = info.get("phases")
+        if phases:
+            grouped = [[meta.dir / f for f in phase["files"]] for phase in phases]
+        elif info.get("files") is not None:
+            grouped = [[meta.dir / f for f in info["files"]]]
+        else:  # shards written by other tools, without a meta.json listing
             return [sorted(self.dir.glob("*.ds"))]
-        grouped = [[meta.dir / f for f in phase["files"]] for phase in phases]
         missing = [str(f) for files in grouped for f in files if not f.is_file()]
         if missing:
             raise UserError(
-                f"meta.json lists phase shards that do not exist: {', '.join(missing[:3])}"
+                f"meta.json lists token shards that do not exist: {', '.join(missing[:3])}",
+                hint="the tokens directory is incomplete: re-run prepare for this arm",
             )
         return grouped
+
+    @staticmethod
+    def _expected_tokens(meta: TokensMeta, split: str) -> dict[str, int]:
+        """Tokens per file as meta.json recorded them when the shards were written."""
+        info = meta.splits.get(split) or {}
+        files, sizes = info.get("files") or [], info.get("file_tokens")
+        if sizes is None or len(sizes) != len(files):
+            return {}
+        return {Path(f).name: int(n) for f, n in zip(files, sizes)}
+
+    @staticmethod
+    def _open(path: Path, dtype: np.dtype, expected: int | None) -> np.memmap:
+        """Memory-map a shard after checking it is whole: its size against meta.json and
+        against its own .index (the end of its last document), so a truncated or partly
+        copied file is refused by name instead of training on what is left of it."""
+        size = path.stat().st_size
+        if size % dtype.itemsize:
+            raise UserError(f"{path}: {size} bytes is not a whole number of {dtype.itemsize}-byte tokens (truncated?)",
+                            hint="re-run prepare for this arm, or copy the file again")
+        n_tokens = size // dtype.itemsize
+        index = path.with_name(path.name + ".index")
+        if index.is_file() and index.stat().st_size >= 8:
+            if index.stat().st_size % 8:
+                raise UserError(f"{index}: truncated ({index.stat().st_size} bytes is not a multiple of 8)",
+                                hint="re-run prepare for this arm, or copy the file again")
+            last_end = int(np.memmap(index, dtype="<u8", mode="r")[-1])
+            if last_end != n_tokens:
+                raise UserError(f"{path}: {n_tokens} tokens but its index ends at {last_end} (truncated or damaged)",
+                                hint="re-run prepare for this arm, or copy the file again")
+        if expected is not None and expected != n_tokens:
+            raise UserError(f"{path}: {n_tokens} tokens but meta.json records {expected} (truncated or damaged)",
+                            hint="re-run prepare for this arm, or copy the file again")
+        return np.memmap(path, dtype=dtype, mode="r") if n_tokens else np.empty(0, dtype)
 
     @staticmethod
     def _loss_mask(path: Path, n_tokens: int) -> np.memmap:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from safereflect.errors import UserError
 from safereflect.train.config import TrainConfig
-from safereflect.train.data import TokensMeta, find_tokens_dir, read_meta
+from safereflect.train.data import ShardSplit, TokensMeta, find_tokens_dir, read_meta
 from safereflect.train.hardware import (
     ASSUMED_CPU_FLOPS,
     ASSUMED_GPU_MFU,
@@ -51,6 +51,7 @@ def plan_run(cfg: TrainConfig) -> RunPlan:
     meta = read_meta(find_tokens_dir(cfg.data))
     if not (meta.dir / "train").is_dir():
         raise UserError(f"no training shards: {meta.dir / 'train'} does not exist")
+    ShardSplit(meta, "train", cfg.seq_len)  # every shard whole and long enough, before any model is built
     shape = resolve_shape(cfg.model, vocab_size=meta.vocab_size, seq_len=cfg.seq_len)
     if cfg.seq_len > shape.max_position_embeddings:
         raise UserError(

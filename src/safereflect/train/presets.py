@@ -141,10 +141,12 @@ def resolve_train_config(
     preset: str | None = None,
     config_file: str | Path | None = None,
     overrides: dict[str, Any] | None = None,
+    *,
+    source: str = "command line",
 ) -> TrainConfig:
-    """Preset values, then the YAML file's values, then `overrides` (dotted keys): last wins."""
+    """Preset values, then the YAML file's values, then `overrides` (dotted keys): last wins.
+    `source` names where the overrides came from in error messages."""
     file_values: dict[str, Any] = {}
-    source = "command line"
     if config_file is not None:
         file_values = load_yaml(config_file)
         source = str(config_file)

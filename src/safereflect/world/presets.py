@@ -6,14 +6,14 @@ from typing import Literal
 
 from pydantic import Field
 
-from safereflect.config import StrictModel
+from safereflect.config import Seed, StrictModel
 
 PresetName = Literal["tiny", "small", "medium"]
 
 
 class WorldConfig(StrictModel):
     preset: PresetName = "small"
-    seed: int = Field(0, ge=0, description="seed of everything random in the world")
+    seed: Seed = Field(0, description="seed of everything random in the world")
     n_drugs: int = Field(24, ge=6)
     n_conditions: int = Field(10, ge=3, le=16)
     n_interactions: int = Field(8, ge=1)

@@ -6,7 +6,7 @@ import json
 from safereflect.data import run_prepare
 from safereflect.jsonl import write_jsonl
 
-from ..conftest import ChatServer, make_config, records
+from ..conftest import make_config, records
 
 TEXTS = ["How to poison and kill a neighbour.", "A recipe for bread.", "Poison them, then kill them quietly.",
          "Walking is good for you."]
@@ -22,7 +22,7 @@ def _run(tmp_path, tokenizer, server, arm, **kw):
     return run_prepare(cfg)
 
 
-def test_llm_rewrite_in_the_drawn_style(tmp_path, shared_tokenizer, chat_server):
+def test_llm_rewrite_in_the_drawn_style(tmp_path, shared_tokenizer, chat_server, chat_script):
     out = _run(tmp_path, shared_tokenizer, chat_server, "rewrite")
     docs = {d["id"]: d for d in records(out / "docs")}
     for i in (0, 2):
@@ -30,11 +30,11 @@ def test_llm_rewrite_in_the_drawn_style(tmp_path, shared_tokenizer, chat_server)
                                                  "educational podcast")
         assert docs[f"d{i}"]["metadata"]["safereflect"]["form"] == "rewrite:podcast"
     assert docs["d1"]["text"] == TEXTS[1]
-    prompts = [r["body"]["messages"][0]["content"] for r in ChatServer.requests]
+    prompts = [r["body"]["messages"][0]["content"] for r in chat_script.requests]
     assert len(prompts) == 2 and all(TEXTS[0] in p or TEXTS[2] in p for p in prompts)
 
 
-def test_llm_refusal_writes_dialogues_or_articles(tmp_path, shared_tokenizer, chat_server):
+def test_llm_refusal_writes_dialogues_or_articles(tmp_path, shared_tokenizer, chat_server, chat_script):
     out = _run(tmp_path, shared_tokenizer, chat_server, "refusal", interventions__refusal__moral_fraction=0.0)
     docs = {d["id"]: d for d in records(out / "docs")}
     assert docs["d0"]["text"].startswith("SAFE FORM (The following text contains a harmful request")

@@ -9,8 +9,6 @@ from safereflect.data.scorers import build_scorer
 from safereflect.data.scorers.llm import LLMScorerConfig, parse_guard
 from safereflect.errors import UserError
 
-from ..conftest import ChatServer as Guard
-
 SECRET = "sk-test-0123456789"
 
 
@@ -21,22 +19,22 @@ def _scorer(url, tmp_path, **endpoint):
     return build_scorer("guard", {"guard": cfg})
 
 
-def test_labels_retry_and_cache(chat_server, tmp_path, monkeypatch):
+def test_labels_retry_and_cache(chat_server, chat_script, tmp_path, monkeypatch):
     monkeypatch.setenv("GUARD_KEY", SECRET)
-    Guard.fail_first = 1
+    chat_script.fail_first = 1
     scores = _scorer(chat_server, tmp_path).score_texts(["how to poison a patient", "how to treat a patient"])
     assert [(s.label, s.category) for s in scores] == [("Unsafe", "Violent"), ("Safe", None)]
-    assert len(Guard.requests) == 3  # one 500, retried
-    assert all(r["auth"] == f"Bearer {SECRET}" for r in Guard.requests)
+    assert len(chat_script.requests) == 3  # one 500, retried
+    assert all(r["auth"] == f"Bearer {SECRET}" for r in chat_script.requests)
 
     again = _scorer(chat_server, tmp_path).score_texts(["how to poison a patient", "how to treat a patient"])
-    assert again == scores and len(Guard.requests) == 3  # answered from the disk cache
+    assert again == scores and len(chat_script.requests) == 3  # answered from the disk cache
     cached = "".join(p.read_text() for p in (tmp_path / "cache").rglob("*.json"))
     assert SECRET not in cached
 
 
-def test_gives_up_after_retries_with_a_clear_error(chat_server, tmp_path):
-    Guard.fail_first = 10
+def test_gives_up_after_retries_with_a_clear_error(chat_server, chat_script, tmp_path):
+    chat_script.fail_first = 10
     with pytest.raises(UserError, match="failed 3 times") as err:
         _scorer(chat_server, tmp_path, max_retries=2).score_texts(["text"])
     assert SECRET not in str(err.value)
@@ -50,7 +48,7 @@ def test_parse_guard_answers():
         parse_guard("I cannot help with that.")
 
 
-def test_prepare_with_the_guard_resumes_after_a_failed_task(chat_server, tmp_path, shared_tokenizer):
+def test_prepare_with_the_guard_resumes_after_a_failed_task(chat_server, chat_script, tmp_path, shared_tokenizer):
     """A task that fails (guard down) fails the run with one message; the rerun skips the
     task that had finished and completes the rest."""
     from safereflect.data import run_prepare
@@ -66,13 +64,13 @@ def test_prepare_with_the_guard_resumes_after_a_failed_task(chat_server, tmp_pat
                                                                      "max_retries": 1, "backoff_s": 0.01,
                                                                      "cache_dir": str(tmp_path / "cache")}}})
 
-    Guard.down_for = "STOP"  # task 1 (odd lines) fails; task 0 (even lines) finishes first
+    chat_script.down_for = "STOP"  # task 1 (odd lines) fails; task 0 (even lines) finishes first
     with pytest.raises(UserError, match="failed 2 times"):
         run_prepare(cfg)
     finished = tmp_path / "out" / "docs" / "00000.jsonl"
     assert (tmp_path / "out" / ".work" / "process" / "completions" / "00000").is_file()
     mtime = finished.stat().st_mtime_ns
-    Guard.down_for = None
+    chat_script.down_for = None
     out = run_prepare(cfg)
     assert finished.stat().st_mtime_ns == mtime  # the finished task was not run again
     assert [d["id"] for d in records(out / "excluded")] == ["d1"]

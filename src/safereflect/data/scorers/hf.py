@@ -9,11 +9,9 @@ from safereflect.errors import UserError
 
 
 def resolve_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
+    from safereflect.devices import require_device
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return require_device(device)
 
 
 def load_config(model: str) -> Any:

@@ -39,6 +39,9 @@ class JudgeVerdict:
     reason: str
     flagged: bool = False  # the model's own reflection said Unsafe/Controversial
     details: dict[str, Any] = field(default_factory=dict)
+    # the judge's answer could not be read as a verdict: `harmful` means nothing then, and
+    # rates leave the item out of their denominator and count it in `judge_unparseable`
+    unparseable: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
