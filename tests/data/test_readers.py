@@ -166,3 +166,23 @@ def test_a_parquet_file_that_is_not_parquet_is_a_clear_error(tmp_path):
     (tmp_path / "in.parquet").write_bytes(b"PAR1 but nothing else")
     with pytest.raises(UserError, match="in.parquet: not a readable Parquet file"):
         _read(InputConfig(path=str(tmp_path)), tasks=1)
+
+
+@pytest.mark.parametrize("path, message", [
+    ("memory://safereflect-nothing/here", "input not found: memory://safereflect-nothing/here"),
+    ("nosuchprotocol://x/y", "cannot read nosuchprotocol://x/y: Protocol not known"),
+])
+def test_unreadable_fsspec_paths_are_one_clear_error(path, message):
+    with pytest.raises(UserError, match=message):
+        resolve(InputConfig(path=path))
+
+
+def test_s3_without_its_filesystem_package_names_what_to_install():
+    try:
+        import s3fs  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("s3fs is installed: nothing to report")
+    with pytest.raises(UserError, match="s3fs"):
+        resolve(InputConfig(path="s3://bucket/prefix/"))
