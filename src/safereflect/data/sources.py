@@ -131,16 +131,17 @@ def resolve(cfg: InputConfig) -> Resolved:
             if fmt in ("auto", "hf") and not cfg.path.startswith((".", "/", "~")):
                 return Resolved("hf", None, [])
             raise UserError(f"input not found: {cfg.path}")
-        if fmt == "world" or (fmt == "auto" and (root / "world.json").is_file() and (root / "corpus").is_dir()):
-            corpus = root / "corpus"
-            return Resolved("world", DataFolder(str(corpus)), _local(corpus, corpus, ("jsonl",)))
         if fmt == "hf" or (fmt == "auto" and _is_saved_dataset(root)):
             return Resolved("hf", None, [])
+        if fmt == "world" or (fmt == "auto" and (root / "world.json").is_file() and (root / "corpus").is_dir()):
+            fmt, root, kinds = "world", root / "corpus", ("jsonl",)
+            if not root.is_dir():
+                raise UserError(f"{cfg.path} is not a MedSafetyWorld directory (no corpus/)")
         folder, files = DataFolder(str(root if root.is_dir() else root.parent)), _local(root, root, kinds)
     if not files:
-        wanted = {"jsonl": "no .jsonl, .jsonl.gz or .jsonl.zst", "parquet": "no .parquet"}.get(fmt, "no .jsonl or .parquet")
+        wanted = {"parquet": "no .parquet"}.get(fmt, "no .jsonl, .jsonl.gz or .jsonl.zst" if fmt != "auto" else "no .jsonl or .parquet")
         raise UserError(f"{wanted} files in {cfg.path}", hint="set input.format explicitly" if fmt == "auto" else None)
-    return Resolved("+".join(sorted({f.kind for f in files})), folder, files)
+    return Resolved("world" if fmt == "world" else "+".join(sorted({f.kind for f in files})), folder, files)
 
 
 def fingerprint(cfg: InputConfig) -> list[Any]:
