@@ -43,7 +43,7 @@ def test_a_damaged_gzip_file_is_named(tmp_path, capsys, damage):
                                   for i in range(200)))
     path.write_bytes(blob[: len(blob) // 2] if damage == "truncated" else b'{"id": "a", "text": "plain"}\n')
     err = _run(capsys, "prepare", "--arm", "raw", "--input", path, "--out", tmp_path / "out")
-    assert f"{path}: not a complete gzip file" in err
+    assert f"{path}: cannot be read " in err and "truncated or not in the format its name says" in err
 
 
 def test_a_damaged_gzip_file_is_named_without_a_tokenizer_pass(tmp_path, shared_tokenizer, capsys):
@@ -54,7 +54,7 @@ def test_a_damaged_gzip_file_is_named_without_a_tokenizer_pass(tmp_path, shared_
     path.write_bytes(blob[: len(blob) // 2])
     err = _run(capsys, "prepare", "--arm", "raw", "--input", path, "--out", tmp_path / "out",
                "--tokenizer", shared_tokenizer)
-    assert f"{path}: not a complete gzip file" in err
+    assert f"{path}: cannot be read " in err
 
 
 def test_inspect_needs_a_positive_count(prepared, capsys):

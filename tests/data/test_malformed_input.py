@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from safereflect.data import run_prepare
-from safereflect.data.sources import BAD, InputConfig, JsonlReader
+from safereflect.data.sources import BAD, InputConfig, build_reader
 from safereflect.errors import UserError
 
 from .conftest import make_config, records
@@ -41,12 +41,12 @@ def test_reading_yields_one_document_per_record_or_one_user_error(tmp_path, body
     path = tmp_path / "in.jsonl"
     n = _write(path, body)
     cfg = InputConfig(path=str(path))
-    docs = list(JsonlReader([path], cfg, skip_bad=True).run())
+    docs = list(build_reader(cfg, skip_bad=True).run())
     assert len(docs) == n
     flagged = [d for d in docs if d.metadata.get(BAD)]
     assert all(d.metadata["excluded_detail"].startswith(f"{path}:") for d in flagged)
     try:
-        strict = list(JsonlReader([path], cfg, skip_bad=False).run())
+        strict = list(build_reader(cfg, skip_bad=False).run())
     except UserError as err:
         assert flagged and str(err).startswith(f"{path}:")
     else:

@@ -21,7 +21,7 @@ from safereflect.data.interventions import arm_name
 from safereflect.data.launch import build_executor, run_stage
 from safereflect.data.merge import merge
 from safereflect.data.pipeline import build_pipeline, layout
-from safereflect.data.sources import build_reader, estimate_documents, fingerprint, iter_texts
+from safereflect.data.sources import build_reader, estimate_documents, fingerprint, iter_texts, resolve
 from safereflect.data.stats import summarize, task_totals
 from safereflect.data.tokenizer import (
     adopt_tokenizer,
@@ -96,6 +96,10 @@ def run_prepare(cfg: PrepareConfig, *, force: bool = False) -> Path:
     paths = layout(out)
     arm = arm_name(cfg.arm)
 
+    files = resolve(cfg.input).files
+    if 0 < len(files) < cfg.tasks:  # tasks share out whole files
+        console.print(f"[yellow]note:[/] {cfg.tasks} tasks but {len(files)} input files: "
+                      f"{cfg.tasks - len(files)} tasks have nothing to read; split the input into more files")
     tokenizer_file = _tokenizer(cfg, out)
     pipeline = build_pipeline(cfg, out, tokenizer_file)
     executor = build_executor(pipeline, tasks=cfg.tasks, logging_dir=paths["process"], run=cfg.run, name="process")

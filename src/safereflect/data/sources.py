@@ -1,33 +1,33 @@
-"""Where documents come from: our JSONL (or Parquet) files and directories, a MedSafetyWorld
-directory (its corpus/*.jsonl), or a Hugging Face dataset by name (streamed) or saved locally.
+"""Where documents come from: JSONL (.jsonl, .jsonl.gz, .jsonl.zst) and Parquet files, or
+directories of them, on any fsspec filesystem (local paths, s3://, hf://, ...); a
+MedSafetyWorld directory (its corpus/*.jsonl); or a Hugging Face dataset by name (streamed)
+or saved locally by `datasets`.
 
-Readers are datatrove steps. Unlike datatrove's own readers they never skip a record
-silently: a malformed line, a record without text or invalid UTF-8 is an error naming the
-file and line, or, with `skip_bad`, a document flagged as bad that the input gate sends to
-the exclusion file. Empty texts pass through, so the gate can drop them with reason `empty`.
+Readers are datatrove steps that never skip a record silently (`safereflect.data.readers`):
+a bad record is an error naming the file and line, or, with `skip_bad`, a document flagged
+as bad that the input gate sends to the exclusion file.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-import orjson
 from datatrove.data import Document, DocumentsPipeline
+from datatrove.io import DataFolder
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers.huggingface import HuggingFaceDatasetReader
 from pydantic import Field
 
 from safereflect.config import StrictModel
+from safereflect.data.readers import BAD, JSONL, PARQUET, SKIP_HINT, DiskReader, InputFile, bad_document, to_document
 from safereflect.errors import UserError
 
-BAD = "_bad"  # metadata flag of a record that could not be read
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # owner/name, as the Hugging Face Hub spells datasets
+__all__ = ["BAD", "InputConfig", "build_reader", "estimate_documents", "fingerprint", "iter_texts", "resolve"]
 
 
 class InputConfig(StrictModel):
@@ -41,165 +41,124 @@ class InputConfig(StrictModel):
     limit: int | None = Field(None, ge=1, description="read only the first N documents")
 
 
-def _files(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
+def _kind(name: str) -> str | None:
+    return "jsonl" if name.endswith(JSONL) else "parquet" if name.endswith(PARQUET) else None
+
+
+def _sniff(folder: DataFolder, rel: str) -> str:
+    """A single file of unknown suffix: Parquet if it starts with Parquet's magic, else JSONL."""
+    with folder.open(rel, "rb") as fh:
+        return "parquet" if fh.read(4) == b"PAR1" else "jsonl"
+
+
+def _is_remote(path: str) -> bool:
+    return "://" in path
+
+
+def _local(root: Path, folder: Path, kinds: tuple[str, ...]) -> list[InputFile]:
+    """Files of `kinds` under `folder` (or the file `root` itself), named as Path names them."""
     if root.is_file():
-        return [root]
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.name.endswith(suffixes))
+        st = root.stat()
+        kind = _kind(root.name) or _sniff(DataFolder(str(root.parent)), root.name)
+        return [InputFile(root.name, str(root), kind, st.st_size, st.st_mtime_ns)] if kind in kinds else []
+    found = []
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and _kind(p.name) in kinds:
+            st = p.stat()
+            found.append(InputFile(p.relative_to(folder).as_posix(), str(p), _kind(p.name), st.st_size, st.st_mtime_ns))
+    return found
 
 
-def resolve(cfg: InputConfig) -> tuple[str, list[Path]]:
-    """(format, files) of the input; files is empty for a hub dataset."""
-    root = Path(cfg.path)
+def _remote(path: str, kinds: tuple[str, ...]) -> tuple[DataFolder, list[InputFile]] | None:
+    """(folder, files) of an fsspec URL (s3://, hf://, memory://, ...); None if it does not exist."""
+    from fsspec.core import url_to_fs
+
+    try:
+        fs, root = url_to_fs(path)
+        if fs.isfile(root):
+            info = fs.info(root)
+            parent, _, name = root.rpartition("/")
+            folder = DataFolder(parent, fs=fs)
+            kind = _kind(name) or _sniff(folder, name)
+            files = [InputFile(name, path, kind, info.get("size") or 0, _stamp(info))] if kind in kinds else []
+            return folder, files
+        if not fs.isdir(root):
+            return None
+        infos = fs.find(root, detail=True)
+    except ImportError as err:
+        raise UserError(f"cannot read {path}: {err}", hint="install the fsspec filesystem for this protocol "
+                        "(s3fs for s3://, gcsfs for gs://)") from None
+    except (OSError, ValueError) as err:
+        raise UserError(f"cannot read {path}: {err}") from None
+    root = root.rstrip("/")
+    files = []
+    for full, info in sorted(infos.items()):
+        rel = full[len(root) + 1:]
+        if info.get("type", "file") == "file" and _kind(rel) in kinds:
+            files.append(InputFile(rel, f"{path.rstrip('/')}/{rel}", _kind(rel), info.get("size") or 0, _stamp(info)))
+    return DataFolder(root, fs=fs), files
+
+
+def _stamp(info: dict[str, Any]) -> str | None:
+    for key in ("ETag", "etag", "blob_id", "md5", "mtime", "LastModified", "last_modified", "created"):
+        if info.get(key) is not None:
+            return str(info[key])
+    return None
+
+
+class Resolved(NamedTuple):
+    format: str  # world, jsonl, parquet, jsonl+parquet or hf
+    folder: DataFolder | None  # where `files` are (None for a hub or saved HF dataset)
+    files: list[InputFile]
+
+
+def _is_saved_dataset(root: Path) -> bool:
+    return root.is_dir() and any((root / n).is_file() for n in ("dataset_info.json", "dataset_dict.json", "state.json"))
+
+
+def resolve(cfg: InputConfig) -> Resolved:
+    """The input's format and files (none for a hub or saved HF dataset)."""
     fmt = cfg.format
-    if not root.exists():
-        # a missing local path is not sent to the Hub unless it reads as a hub id (owner/name)
-        if fmt == "hf" or (fmt == "auto" and HUB_ID.match(cfg.path)):
-            return "hf", []
-        raise UserError(f"input not found: {cfg.path}",
-                        hint="for a Hugging Face Hub dataset give its id (owner/name) or set input.format: hf")
-    if fmt == "auto":
-        if (root / "world.json").is_file() and (root / "corpus").is_dir():
-            fmt = "world"
-        elif root.is_dir() and any((root / n).is_file() for n in ("dataset_info.json", "dataset_dict.json", "state.json")):
-            fmt = "hf"
-        elif _files(root, (".jsonl", ".jsonl.gz")):
-            fmt = "jsonl"
-        elif _files(root, (".parquet",)):
-            fmt = "parquet"
-        else:
-            raise UserError(f"no .jsonl or .parquet files in {root}", hint="set input.format explicitly")
-    files = {"world": lambda: _files(root / "corpus", (".jsonl",)), "jsonl": lambda: _files(root, (".jsonl", ".jsonl.gz")),
-             "parquet": lambda: _files(root, (".parquet",)), "hf": list}[fmt]()
-    if fmt != "hf" and not files:
-        raise UserError(f"no input files found for format {fmt!r} in {root}")
-    return fmt, files
+    kinds = {"jsonl": ("jsonl",), "parquet": ("parquet",)}.get(fmt, ("jsonl", "parquet"))
+    if _is_remote(cfg.path):
+        if fmt in ("world", "hf"):
+            raise UserError(f"input.format {fmt} needs a local directory, not {cfg.path}")
+        found = _remote(cfg.path, kinds)
+        if found is None:
+            raise UserError(f"input not found: {cfg.path}")
+        folder, files = found
+    else:
+        root = Path(cfg.path)
+        if not root.exists():
+            # a missing local path is not sent to the Hub unless it reads as a hub id (owner/name)
+            if fmt == "hf" or (fmt == "auto" and HUB_ID.match(cfg.path)):
+                return Resolved("hf", None, [])
+            raise UserError(f"input not found: {cfg.path}",
+                            hint="for a Hugging Face Hub dataset give its id (owner/name) or set input.format: hf")
+        if fmt == "hf" or (fmt == "auto" and _is_saved_dataset(root)):
+            return Resolved("hf", None, [])
+        if fmt == "world" or (fmt == "auto" and (root / "world.json").is_file() and (root / "corpus").is_dir()):
+            fmt, root, kinds = "world", root / "corpus", ("jsonl",)
+            if not root.is_dir():
+                raise UserError(f"{cfg.path} is not a MedSafetyWorld directory (no corpus/)")
+        folder, files = DataFolder(str(root if root.is_dir() else root.parent)), _local(root, root, kinds)
+    if not files:
+        wanted = {"parquet": "no .parquet"}.get(fmt, "no .jsonl, .jsonl.gz or .jsonl.zst" if fmt != "auto" else "no .jsonl or .parquet")
+        raise UserError(f"{wanted} files in {cfg.path}", hint="set input.format explicitly" if fmt == "auto" else None)
+    return Resolved("world" if fmt == "world" else "+".join(sorted({f.kind for f in files})), folder, files)
 
 
 def fingerprint(cfg: InputConfig) -> list[Any]:
-    """What identifies the input's content cheaply: local files by size and modification time."""
+    """What identifies the input's content cheaply: files by size and modification time (or
+    ETag); a hub dataset by name; a saved dataset by its files."""
+    res = resolve(cfg)
+    if res.files:
+        return [[f.name, f.size, f.stamp] for f in res.files]
     root = Path(cfg.path)
-    files = resolve(cfg)[1] or (_files(root, ("",)) if root.exists() else [])
-    if not files:
-        return [cfg.path, cfg.hf_name, cfg.hf_split]
-    return [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
-
-
-def to_document(rec: dict[str, Any], text_key: str, id_key: str, fallback_id: str) -> Document:
-    meta = rec.get("metadata")  # the record was parsed for us alone: no copy needed
-    if not isinstance(meta, dict):
-        meta = {}
-    for k, v in rec.items():  # other top-level fields (url, dump, score, ...) are kept as metadata
-        if k not in (text_key, id_key, "metadata"):
-            meta.setdefault(k, v)
-    doc_id = rec.get(id_key)
-    return Document(text=rec[text_key], id=fallback_id if doc_id is None else str(doc_id), metadata=meta)
-
-
-def bad_document(where: str, problem: str, raw: str) -> Document:
-    return Document(text=raw, id=where, metadata={BAD: True, "excluded_detail": f"{where}: {problem}"})
-
-
-def _parse(raw: bytes, text_key: str) -> dict[str, Any] | str:
-    """The record on one line, or what is wrong with it (in safereflect.jsonl's words)."""
-    try:
-        rec = orjson.loads(raw)  # fast path; anything it rejects is judged by json, as iter_jsonl does
-    except orjson.JSONDecodeError:
-        try:
-            rec = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError as err:
-            return f"invalid UTF-8 ({err.reason} at byte {err.start})"
-        except json.JSONDecodeError as err:
-            return f"malformed JSON ({err.msg} at column {err.colno})"
-    if not isinstance(rec, dict):
-        return f"expected a JSON object, got {type(rec).__name__}"
-    if text_key not in rec:
-        return f"missing field {text_key!r}"
-    if not isinstance(rec[text_key], str):
-        return f"field {text_key!r} is not a string (got {type(rec[text_key]).__name__})"
-    return rec
-
-
-class _ShardedReader(PipelineStep):
-    """Reads units (lines, row groups) round-robin across tasks, so a few big files still
-    spread evenly over workers; with `limit`, exactly the first `limit` records are read."""
-
-    type = "📖 - READER"
-
-    def __init__(self, files: list[Path], cfg: InputConfig, skip_bad: bool):
-        super().__init__()
-        self.files, self.cfg, self.skip_bad = [str(f) for f in files], cfg, skip_bad
-
-    def bad(self, where: str, problem: str, raw: str) -> Document:
-        if not self.skip_bad:
-            raise UserError(f"{where}: {problem}", hint="pass --skip-bad to exclude bad records and go on")
-        return bad_document(where, problem, raw)
-
-
-def raw_lines(path: str | Path) -> Iterator[bytes]:
-    """The lines of a .jsonl or .jsonl.gz file; a damaged gzip stream is an error naming the
-    file (a truncated one would otherwise end early, losing the rest without a word)."""
-    path = str(path)
-    try:
-        with (gzip.open if path.endswith(".gz") else open)(path, "rb") as fh:
-            yield from fh
-    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
-        raise UserError(f"{path}: not a complete gzip file ({err})",
-                        hint="the file is truncated or not gzip-compressed; copy it again or drop the .gz suffix") from None
-    except OSError as err:
-        raise UserError(f"cannot read {path}: {err.strerror or err}") from None
-
-
-class JsonlReader(_ShardedReader):
-    name = "JSONL"
-
-    def lines(self, rank: int, world_size: int) -> Iterator[tuple[str, int, bytes]]:
-        index = 0
-        for path in self.files:
-            for lineno, raw in enumerate(raw_lines(path), start=1):
-                if not raw.strip():
-                    continue
-                if self.cfg.limit is not None and index >= self.cfg.limit:
-                    return
-                if index % world_size == rank:
-                    yield path, lineno, raw
-                index += 1
-
-    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        for path, lineno, raw in self.lines(rank, world_size):
-            rec = _parse(raw, self.cfg.text_key)
-            where = f"{path}:{lineno}"
-            if isinstance(rec, str):
-                yield self.bad(where, rec, raw.decode("utf-8", "replace").rstrip("\n"))
-            else:
-                yield to_document(rec, self.cfg.text_key, self.cfg.id_key, where)
-
-
-class ParquetReader(_ShardedReader):
-    name = "Parquet"
-
-    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        import pyarrow.parquet as pq
-
-        index = unit = 0
-        for path in self.files:
-            pf = pq.ParquetFile(path)
-            if self.cfg.text_key not in pf.schema_arrow.names:
-                raise UserError(f"{path}: no column {self.cfg.text_key!r} (columns: {', '.join(pf.schema_arrow.names)})")
-            for group in range(pf.num_row_groups):
-                mine = unit % world_size == rank
-                unit += 1
-                if not mine:
-                    index += pf.metadata.row_group(group).num_rows
-                    continue
-                for row, rec in enumerate(pf.read_row_group(group).to_pylist()):
-                    if self.cfg.limit is not None and index >= self.cfg.limit:
-                        return
-                    index += 1
-                    where = f"{path}:row-group {group}:row {row}"
-                    if not isinstance(rec.get(self.cfg.text_key), str):
-                        yield self.bad(where, f"field {self.cfg.text_key!r} is not a string", json.dumps(rec, default=str))
-                    else:
-                        yield to_document(rec, self.cfg.text_key, self.cfg.id_key, where)
+    if root.exists():
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        return [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+    return [cfg.path, cfg.hf_name, cfg.hf_split]
 
 
 class HubReader(HuggingFaceDatasetReader):
@@ -219,8 +178,7 @@ class HubReader(HuggingFaceDatasetReader):
         where = f"{source_file}:{id_in_file}"
         if not isinstance(data.get(self.text_key), str):
             if not self.skip_bad:
-                raise UserError(f"{where}: field {self.text_key!r} is not a string",
-                                hint="pass --skip-bad to exclude bad records and go on")
+                raise UserError(f"{where}: field {self.text_key!r} is not a string", hint=SKIP_HINT)
             return bad_document(where, f"field {self.text_key!r} is not a string", json.dumps(data, default=str))
         return to_document(data, self.text_key, self.id_key, where)
 
@@ -239,29 +197,33 @@ class HubReader(HuggingFaceDatasetReader):
 
 
 def build_reader(cfg: InputConfig, skip_bad: bool) -> PipelineStep:
-    fmt, files = resolve(cfg)
-    if fmt in ("world", "jsonl"):
-        return JsonlReader(files, cfg, skip_bad)
-    if fmt == "parquet":
-        return ParquetReader(files, cfg, skip_bad)
+    res = resolve(cfg)
+    if res.format != "hf":
+        return DiskReader(res.folder, res.files, text_key=cfg.text_key, id_key=cfg.id_key, skip_bad=skip_bad,
+                          limit=cfg.limit)
     local = Path(cfg.path) if Path(cfg.path).exists() else None
     if local is not None and (local / "dataset_dict.json").is_file():
         local = local / cfg.hf_split
     return HubReader(cfg, skip_bad, local)
 
 
-def estimate_documents(cfg: InputConfig) -> int | None:
-    """How many documents the input holds, for progress bars (None if unknown)."""
-    fmt, files = resolve(cfg)
-    if fmt in ("world", "jsonl"):
-        n = sum(1 for f in files for line in raw_lines(f) if line.strip())
-    elif fmt == "parquet":
-        import pyarrow.parquet as pq
+COUNT_BYTES = 256 << 20  # count records for the progress bar only in local inputs up to this size
 
-        n = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-    else:
+
+def estimate_documents(cfg: InputConfig) -> int | None:
+    """How many documents the input holds, for progress bars (None if unknown): counted in
+    small local inputs, never by reading remote or large ones."""
+    res = resolve(cfg)
+    if res.format == "hf" or _is_remote(cfg.path) or sum(f.size for f in res.files) > COUNT_BYTES:
         return cfg.limit
-    return n if cfg.limit is None else min(n, cfg.limit)
+    reader = build_reader(cfg, skip_bad=True)
+    cap = cfg.limit or 2**62
+    n = 0
+    for f in res.files:
+        n += reader.count(f, cap - n)
+        if n >= cap:
+            break
+    return n
 
 
 def iter_texts(reader: PipelineStep, limit: int) -> Iterator[str]:

@@ -1,7 +1,9 @@
 """Atomic, resumable checkpoints: RUN/checkpoints/step_XXXXXX/.
 
 Each checkpoint is a complete HF model directory (config.json, model.safetensors, tokenizer)
-plus optimizer.pt (torch.save of plain tensors, loaded with weights_only=True),
+plus the optimizer state (optimizer.pt, torch.save of plain tensors loaded with
+weights_only=True; or, from FSDP, optimizer/ with one DCP shard per process: see
+`safereflect.train.sharded_checkpoint`),
 trainer_state.json (step, data position, per-process RNG states, the run's identity) and
 train_config.yaml. It is written into a hidden temporary directory and renamed into place,
 so a process killed at any moment leaves either the whole checkpoint or none of it
@@ -10,8 +12,9 @@ truncated later) is caught on resume: manifest.json records every file's size an
 and a checkpoint whose files do not match is skipped, with a warning naming it, for the
 newest one that does.
 
-States are gathered as full (unsharded) tensors keyed by parameter name, so a checkpoint
-written by DDP, FSDP2 or a single process loads into any of them.
+Weights are gathered as full (unsharded) tensors keyed by parameter name, and either form of
+optimizer state reshards on load, so a checkpoint written by DDP, FSDP2 or a single process
+loads into any of them.
 """
 
 from __future__ import annotations
@@ -29,27 +32,28 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from safetensors.torch import load_file, save_file
-from torch.distributed.checkpoint.state_dict import (
-    StateDictOptions,
-    get_model_state_dict,
-    get_optimizer_state_dict,
-    set_model_state_dict,
-    set_optimizer_state_dict,
-)
+from safetensors.torch import save_file
+from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
 from safereflect.console import console
 from safereflect.errors import UserError
 from safereflect.jsonl import write_json
-from safereflect.train.atomic import publish_dir, remove_dir, staging_dir
+from safereflect.train.atomic import publish_dir, remove_dir
 from safereflect.train.config import TrainConfig
 from safereflect.train.distributed import Runtime, gather_objects
+from safereflect.train.sharded_checkpoint import (
+    FULL_OPTIMIZER,
+    SHARDED_OPTIMIZER,
+    TIED_HEAD,
+    load_model_weights,
+    load_optimizer_state,
+    save_optimizer_state,
+    shared_staging_dir,
+)
 
 STEP_RE = re.compile(r"^step_(\d+)$")
 MANIFEST = "manifest.json"
-REQUIRED = ("model.safetensors", "optimizer.pt", "trainer_state.json")
-TIED_HEAD = "lm_head.weight"
-FULL = StateDictOptions(full_state_dict=True)
+REQUIRED = ("model.safetensors", "trainer_state.json")  # and optimizer.pt, or optimizer/ from FSDP
 
 
 def step_dir_name(step: int) -> str:
@@ -96,6 +100,8 @@ def checkpoint_problem(ckpt: Path) -> str | None:
     for name in REQUIRED:
         if not (ckpt / name).is_file():
             return f"{name} is missing"
+    if not (ckpt / FULL_OPTIMIZER).is_file() and not (ckpt / SHARDED_OPTIMIZER).is_dir():
+        return f"the optimizer state ({FULL_OPTIMIZER} or {SHARDED_OPTIMIZER}/) is missing"
     manifest = ckpt / MANIFEST
     if manifest.is_file():
         try:
@@ -111,7 +117,8 @@ def checkpoint_problem(ckpt: Path) -> str | None:
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
             return f"{MANIFEST} is unreadable ({err})"
     else:  # written before manifests: check each file's own structure
-        problem = _safetensors_problem(ckpt / "model.safetensors") or _zip_problem(ckpt / "optimizer.pt")
+        problem = _safetensors_problem(ckpt / "model.safetensors") or (
+            _zip_problem(ckpt / FULL_OPTIMIZER) if (ckpt / FULL_OPTIMIZER).is_file() else None)
         if problem:
             return problem
     try:
@@ -232,12 +239,12 @@ def save_checkpoint(
     """Collective: every process calls it; process 0 writes. Returns the checkpoint path."""
     options = StateDictOptions(full_state_dict=True, cpu_offload=True)
     model_state = get_model_state_dict(model, options=options)
-    optim_state = get_optimizer_state_dict(model, optimizer, options=options)
     rngs = gather_objects(capture_rng(), rt)
     final = run_dir / "checkpoints" / step_dir_name(step)
+    tmp = shared_staging_dir(final, rt)
+    save_optimizer_state(tmp, model, optimizer, rt)
     if not rt.is_main:
         return final
-    tmp = staging_dir(final)
     if llama_config.tie_word_embeddings:
         model_state.pop(TIED_HEAD, None)  # shares storage with the embedding; HF re-ties on load
     save_file(
@@ -247,7 +254,6 @@ def save_checkpoint(
     )
     llama_config.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
-    torch.save(optim_state, tmp / "optimizer.pt")
     (tmp / "train_config.yaml").write_text(
         yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=True)
     )
@@ -266,12 +272,8 @@ def load_checkpoint(
 ) -> dict:
     """Restore weights, optimizer and this process's RNG state; return trainer_state.json."""
     state = read_trainer_state(ckpt)
-    weights = load_file(ckpt / "model.safetensors")
-    if TIED_HEAD not in weights and "model.embed_tokens.weight" in weights:
-        weights[TIED_HEAD] = weights["model.embed_tokens.weight"]
-    set_model_state_dict(model, weights, options=FULL)
-    optim_state = torch.load(ckpt / "optimizer.pt", map_location="cpu", weights_only=True)
-    set_optimizer_state_dict(model, optimizer, optim_state, options=FULL)
+    load_model_weights(ckpt / "model.safetensors", model, rt)
+    load_optimizer_state(ckpt, model, optimizer, rt)
     rngs = state["rng"]
     restore_rng(rngs[rt.rank % len(rngs)])
     return state

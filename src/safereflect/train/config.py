@@ -35,6 +35,7 @@ OPERATIONAL_FIELDS = frozenset(
         "compile",
         "activation_checkpointing",
         "parallel",
+        "loss_chunk_tokens",
     }
 )
 
@@ -118,6 +119,9 @@ class TrainConfig(StrictModel):
     )
     compile: bool = False
     activation_checkpointing: bool = False
+    loss_chunk_tokens: int = Field(
+        0, ge=0, description="tokens per chunk of the output-layer loss; 0: auto (at most 2^27 fp32 logits at once)"
+    )
     parallel: Literal["ddp", "fsdp"] = Field(
         "ddp", description="multi-process strategy under torchrun"
     )

@@ -4,12 +4,18 @@ Under torchrun (WORLD_SIZE > 1) processes join a group: NCCL on CUDA, gloo on CP
 multi-process path also runs, and is tested, on a CPU-only machine. Wrapping is DDP
 (replicated weights, averaged gradients) or FSDP2 `fully_shard` (weights, gradients and
 optimizer state sharded per decoder layer), both averaging gradients over processes.
+
+Under FSDP no process ever holds the whole model on its device: the model is built on the
+meta device, sharded, and only then given storage (`materialize_shards`). A new run's
+initial weights are the single-process ones (the seeded HF init, built on process 0's CPU)
+scattered shard by shard; a resumed run's come from its checkpoint (see `sharded_checkpoint`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -72,12 +78,25 @@ def stop_runtime(rt: Runtime) -> None:
         dist.destroy_process_group()
 
 
+def builds_on_meta(parallel: str, rt: Runtime) -> bool:
+    """Whether the model is built without storage and materialised shard by shard."""
+    return parallel == "fsdp" and rt.distributed
+
+
 def wrap_model(
-    model: torch.nn.Module, rt: Runtime, *, parallel: str, compile: bool
+    model: torch.nn.Module,
+    rt: Runtime,
+    *,
+    parallel: str,
+    compile: bool,
+    initial_state: Callable[[], dict[str, torch.Tensor]] | None = None,
 ) -> torch.nn.Module:
     """Compile (per decoder layer, keeping parameter names) and wrap for `parallel`.
 
-    A single process trains the plain model whatever `parallel` says: there is nothing to shard.
+    A model on the meta device (FSDP, `builds_on_meta`) is materialised after sharding, its
+    weights from `initial_state()` (called on process 0 only), or left for a checkpoint to
+    fill when `initial_state` is None. A single process trains the plain model whatever
+    `parallel` says: there is nothing to shard.
     """
     layers = model.model.layers
     if compile:
@@ -97,6 +116,8 @@ def wrap_model(
         for layer in layers:
             fully_shard(layer, **kwargs)
         fully_shard(model, **kwargs)
+        if any(p.is_meta for p in model.parameters()):
+            materialize_shards(model, rt, initial_state)
         return model
     if rt.distributed:
         from torch.nn.parallel import DistributedDataParallel
@@ -105,6 +126,37 @@ def wrap_model(
             model, device_ids=[rt.local_rank] if rt.device.type == "cuda" else None
         )
     return model
+
+
+def materialize_shards(
+    model: torch.nn.Module, rt: Runtime, initial_state: Callable[[], dict[str, torch.Tensor]] | None
+) -> None:
+    """Give a sharded meta-device model storage for its own shards on `rt.device` and fill them.
+
+    Process 0 builds the full initial state on its CPU (the same seeded init as a single
+    process, so every parallelism starts from the same weights) and it is broadcast tensor by
+    tensor, each process keeping its shard. Buffers that are not in a state dict (the rotary
+    frequencies) are recomputed.
+    """
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
+    model.to_empty(device=rt.device)
+    reset_computed_buffers(model, rt.device)
+    if initial_state is None:
+        return
+    state = initial_state() if rt.is_main else {}
+    options = StateDictOptions(full_state_dict=True, broadcast_from_rank0=True)
+    set_model_state_dict(model, state, options=options)
+
+
+def reset_computed_buffers(model: torch.nn.Module, device: torch.device) -> None:
+    """Recompute the non-persistent buffers `to_empty` left uninitialised (HF rotary embeddings)."""
+    for module in model.modules():
+        if type(module).__name__.endswith("RotaryEmbedding") and hasattr(module, "config"):
+            with torch.device(device):
+                fresh = type(module)(config=module.config)
+            for name, buf in fresh.named_buffers(recurse=False):
+                getattr(module, name).copy_(buf)
 
 
 def no_grad_sync(model: torch.nn.Module, sync: bool):

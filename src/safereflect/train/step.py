@@ -9,26 +9,16 @@ of processes change the floating-point summation order but not the math.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from safereflect.train.data import IGNORE_INDEX
 from safereflect.train.distributed import Runtime, no_grad_sync
+from safereflect.train.loss import token_losses
+
+__all__ = ["OOM_HINT", "make_optimizer", "set_lr", "token_losses", "train_step"]
 
 OOM_HINT = (
     "lower micro_batch_size (the global batch is kept through gradient accumulation), "
     "or set activation_checkpointing: true"
 )
-
-
-def token_losses(
-    model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, attention_mask=None
-) -> torch.Tensor:
-    """Per-token cross-entropy in fp32, [batch, seq]; 0 where the target is IGNORE_INDEX."""
-    logits = model(input_ids=inputs, attention_mask=attention_mask, use_cache=False).logits
-    losses = F.cross_entropy(
-        logits.float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX, reduction="none"
-    )
-    return losses.view_as(targets)
 
 
 def make_optimizer(
@@ -57,6 +47,7 @@ def train_step(
     n_targets: int,
     rt: Runtime,
     grad_clip: float | None,
+    loss_chunk: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Accumulate gradients over `micro_batches` ((inputs, targets[, attention_mask]) on the
     device), clip, step. Returns this process's summed loss and the gradient norm (tensors,
@@ -68,7 +59,7 @@ def train_step(
     for i, (inputs, targets, *mask) in enumerate(micro_batches):
         with no_grad_sync(model, sync=i == len(micro_batches) - 1):
             with rt.autocast():
-                loss = token_losses(model, inputs, targets, mask[0] if mask else None).sum()
+                loss = token_losses(model, inputs, targets, mask[0] if mask else None, chunk=loss_chunk).sum()
             (loss * scale).backward()
         loss_sum += loss.detach()
     grad_norm = None

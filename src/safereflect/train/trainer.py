@@ -31,6 +31,7 @@ from safereflect.train.data import DataPosition, PackedLoader, ShardSplit
 from safereflect.train.distributed import (
     Runtime,
     all_reduce_sum,
+    builds_on_meta,
     start_runtime,
     stop_runtime,
     wrap_model,
@@ -69,15 +70,29 @@ def train(plan: RunPlan) -> Path:
         stop_runtime(rt)
 
 
-def build_model(plan: RunPlan, rt: Runtime):
-    """The HF Llama for the plan, initialised from the seed (the same on every process)."""
+def build_model(plan: RunPlan, rt: Runtime, *, on_meta: bool = False):
+    """The HF Llama for the plan, initialised from the seed (the same on every process); with
+    `on_meta`, without storage (FSDP materialises its shards, `wrap_model`)."""
     from transformers import LlamaForCausalLM
 
     torch.manual_seed(plan.cfg.seed)
-    model = LlamaForCausalLM(plan.shape.llama_config()).to(rt.device)
+    if on_meta:
+        with torch.device("meta"):
+            model = LlamaForCausalLM(plan.shape.llama_config())
+    else:
+        model = LlamaForCausalLM(plan.shape.llama_config()).to(rt.device)
     if plan.cfg.activation_checkpointing:
         enable_activation_checkpointing(model)
     return model
+
+
+def initial_weights(plan: RunPlan) -> dict[str, torch.Tensor]:
+    """The seeded initial weights `build_model` gives, on the CPU, leaving the RNG untouched."""
+    from transformers import LlamaForCausalLM
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(plan.cfg.seed)
+        return LlamaForCausalLM(plan.shape.llama_config()).state_dict()
 
 
 def enable_activation_checkpointing(model) -> None:
@@ -104,9 +119,11 @@ def _train(plan: RunPlan, rt: Runtime, run_dir: Path, resume_from: Path | None) 
         torch.set_float32_matmul_precision("high")
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
-    model = build_model(plan, rt)
+    on_meta = builds_on_meta(cfg.parallel, rt)
+    model = build_model(plan, rt, on_meta=on_meta)
     llama_config = model.config
-    model = wrap_model(model, rt, parallel=cfg.parallel, compile=cfg.compile)
+    fresh = (lambda: initial_weights(plan)) if on_meta and resume_from is None else None
+    model = wrap_model(model, rt, parallel=cfg.parallel, compile=cfg.compile, initial_state=fresh)
     optimizer = make_optimizer(
         model, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps
     )
@@ -188,7 +205,13 @@ def _train(plan: RunPlan, rt: Runtime, run_dir: Path, resume_from: Path | None) 
                 for x, y in micro
             ]
             loss_sum, grad_norm = train_step(
-                model, optimizer, batches, n_targets=n_targets, rt=rt, grad_clip=cfg.grad_clip
+                model,
+                optimizer,
+                batches,
+                n_targets=n_targets,
+                rt=rt,
+                grad_clip=cfg.grad_clip,
+                loss_chunk=cfg.loss_chunk_tokens,
             )
             step += 1
             tokens_seen += cfg.tokens_per_step

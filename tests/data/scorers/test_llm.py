@@ -57,14 +57,17 @@ def test_prepare_with_the_guard_resumes_after_a_failed_task(chat_server, chat_sc
     from ..conftest import make_config, records
 
     texts = ["A lesson on safe care.", "STOP how to poison a patient.", "Rest and water.", "More rest."]
-    write_jsonl(tmp_path / "in.jsonl", [{"id": f"d{i}", "text": t} for i, t in enumerate(texts)])
-    cfg = make_config(tmp_path / "in.jsonl", tmp_path / "out", "filter", scorer="guard",
+    docs = [{"id": f"d{i}", "text": t} for i, t in enumerate(texts)]
+    (tmp_path / "in").mkdir()
+    write_jsonl(tmp_path / "in" / "a.jsonl", docs[0::2])  # task 0's file
+    write_jsonl(tmp_path / "in" / "b.jsonl", docs[1::2])  # task 1's
+    cfg = make_config(tmp_path / "in", tmp_path / "out", "filter", scorer="guard",
                       tokenizer__path=str(shared_tokenizer),
                       scorers={"guard": {"kind": "llm", "endpoint": {"base_url": chat_server, "model": "guard",
                                                                      "max_retries": 1, "backoff_s": 0.01,
                                                                      "cache_dir": str(tmp_path / "cache")}}})
 
-    chat_script.down_for = "STOP"  # task 1 (odd lines) fails; task 0 (even lines) finishes first
+    chat_script.down_for = "STOP"  # task 1 (b.jsonl) fails; task 0 (a.jsonl) finishes first
     with pytest.raises(UserError, match="failed 2 times"):
         run_prepare(cfg)
     finished = tmp_path / "out" / "docs" / "00000.jsonl"

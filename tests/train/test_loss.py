@@ -1,0 +1,45 @@
+"""The chunked output-layer loss computes what the plain one does."""
+
+import pytest
+import torch
+
+from safereflect.train.data import IGNORE_INDEX
+from safereflect.train.loss import MAX_LOGITS, chunk_tokens, token_losses
+
+
+@pytest.fixture(scope="module")
+def model():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=96, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False)
+    return LlamaForCausalLM(config)
+
+
+def _losses_and_grads(model, inputs, targets, chunk):
+    model.zero_grad(set_to_none=True)
+    losses = token_losses(model, inputs, targets, chunk=chunk)
+    losses.sum().backward()
+    return losses.detach(), {n: p.grad.clone() for n, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 16])
+def test_chunks_give_the_plain_losses_and_gradients(model, chunk):
+    g = torch.Generator().manual_seed(1)
+    inputs = torch.randint(0, 96, (3, 11), generator=g)
+    targets = torch.randint(0, 96, (3, 11), generator=g)
+    targets[0, :4] = IGNORE_INDEX
+    plain, plain_grads = _losses_and_grads(model, inputs, targets, chunk=10**9)
+    chunked, chunked_grads = _losses_and_grads(model, inputs, targets, chunk=chunk)
+    assert chunked.shape == targets.shape and torch.all(chunked[0, :4] == 0)
+    torch.testing.assert_close(chunked, plain, rtol=1e-6, atol=1e-7)
+    for name, grad in plain_grads.items():
+        torch.testing.assert_close(chunked_grads[name], grad, rtol=1e-5, atol=1e-7, msg=name)
+    with torch.no_grad():
+        torch.testing.assert_close(token_losses(model, inputs, targets, chunk=chunk), plain, rtol=1e-6, atol=1e-7)
+
+
+def test_automatic_chunks_hold_at_most_max_logits():
+    assert chunk_tokens(49_152) * 49_152 <= MAX_LOGITS < (chunk_tokens(49_152) + 1) * 49_152
+    assert chunk_tokens(49_152, requested=128) == 128
