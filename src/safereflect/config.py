@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -11,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from safereflect.errors import UserError
+from safereflect.stage import content_hash
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -22,8 +21,7 @@ class StrictModel(BaseModel):
 
     def config_hash(self) -> str:
         """Stable short hash of the config's content (used to cache stage outputs)."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return content_hash(self.model_dump(mode="json"))
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

@@ -71,12 +71,14 @@ def resolve(cfg: InputConfig) -> tuple[str, list[Path]]:
 
 
 def fingerprint(cfg: InputConfig) -> list[Any]:
-    """What identifies the input's content cheaply: local files by size and modification time."""
+    """What identifies the input's content cheaply: local files by size and modification time,
+    named relative to the input (so a moved input keeps its fingerprint)."""
     root = Path(cfg.path)
     files = resolve(cfg)[1] or (_files(root, ("",)) if root.exists() else [])
     if not files:
         return [cfg.path, cfg.hf_name, cfg.hf_split]
-    return [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+    name = (lambda p: p.relative_to(root).as_posix()) if root.is_dir() else (lambda p: p.name)
+    return [[name(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
 
 
 def to_document(rec: dict[str, Any], text_key: str, id_key: str, fallback_id: str) -> Document:

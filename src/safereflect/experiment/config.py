@@ -8,14 +8,13 @@ messages, before anything runs (`--dry-run`).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from safereflect.config import StrictModel
+from safereflect.stage import content_hash
 
 
 class WorldSpec(StrictModel):
@@ -58,8 +57,7 @@ class ExperimentConfig(StrictModel):
 
     def config_hash(self) -> str:
         """Identity of the experiment: everything but where it is written."""
-        blob = json.dumps(self.model_dump(mode="json", exclude={"out"}), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return content_hash(self.model_dump(mode="json", exclude={"out"}))
 
     @property
     def out_dir(self) -> Path:

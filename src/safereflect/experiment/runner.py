@@ -16,7 +16,7 @@ from safereflect.config import set_dotted, validate
 from safereflect.console import console
 from safereflect.experiment.aggregate import combine_metrics
 from safereflect.experiment.config import ExperimentConfig
-from safereflect.experiment.stages import StageCache, content_hash
+from safereflect.experiment.stages import StageCache
 from safereflect.jsonl import iter_jsonl, read_json, write_json
 
 DEFAULT_SUITES = ["asr", "cls", "capability", "bpb", "finetune"]
@@ -194,7 +194,7 @@ def _pipeline(
     train = cache.run(
         "train",
         label,
-        tc.identity() | {"data": content_hash(prep.path.name)},
+        tc.identity(),  # names the data by the prepared arm's identity, not its path
         lambda d: run_training(tc.model_copy(update={"out": d})).name,
     )
     final = train.path / "final"  # derived from the stage dir, so a moved run directory still works
