@@ -16,18 +16,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from safereflect.device import resolve_device
 from safereflect.errors import UserError
 from safereflect.eval.model_path import resolve_model
 from safereflect.eval.reading import ReflectedReading
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
-
-
-def pick_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class CausalLM:
@@ -77,7 +72,7 @@ class CausalLM:
             )
         except (OSError, ValueError) as err:
             raise UserError(f"could not load model {spec}: {str(err).splitlines()[0]}") from None
-        model.to(pick_device(device))
+        model.to(torch.device(resolve_device(device)))
         model.requires_grad_(False)
         return cls(model, tokenizer, batch_size=batch_size, add_bos=add_bos)
 

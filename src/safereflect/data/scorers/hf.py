@@ -8,14 +8,6 @@ from typing import Any
 from safereflect.errors import UserError
 
 
-def resolve_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def load_config(model: str) -> Any:
     """The model's config, or a clear error if it cannot be found (checked before any work starts)."""
     from transformers import AutoConfig

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from safereflect.console import console
+from safereflect.device import resolve_device
 from safereflect.errors import UserError
 from safereflect.eval.asr import asr, attack
 from safereflect.eval.config import FinetuneBudget
@@ -87,8 +88,8 @@ def finetune(
 
 
 def _engine_device(device: str) -> str:
-    """The engine's device choice (auto, cpu, cuda) for ours (auto, cpu, cuda, cuda:N)."""
-    return "cuda" if device.startswith("cuda") else device if device in ("auto", "cpu") else "auto"
+    """The engine's device choice (cpu, cuda) for ours (auto, cpu, cuda, cuda:N)."""
+    return "cuda" if resolve_device(device).startswith("cuda") else "cpu"
 
 
 def load_like(ctx: EvalContext, path: Path) -> CausalLM:
