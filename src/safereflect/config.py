@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -106,3 +107,17 @@ def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     for p in parents:
         node = node.setdefault(p, {})
     node[last] = value
+
+
+def merge_config(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """`top` over `base`, recursively, without changing either: nested mappings merge key by
+    key, anything else in `top` replaces; a dotted key ("model.depth") sets one nested value."""
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        if "." in key:
+            set_dotted(out, key, copy.deepcopy(value))
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_config(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out

@@ -3,7 +3,6 @@ then results.json and the report. Every stage is cached (see `stages.py`)."""
 
 from __future__ import annotations
 
-import copy
 import platform
 import time
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from safereflect.config import set_dotted, validate
+from safereflect.config import merge_config, set_dotted, validate
 from safereflect.console import console
 from safereflect.experiment.aggregate import combine_metrics
 from safereflect.experiment.config import ExperimentConfig
@@ -58,18 +57,6 @@ def variants(cfg: ExperimentConfig) -> list[Variant]:
     return out
 
 
-def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for k, v in top.items():
-        if "." in k:
-            set_dotted(out, k, copy.deepcopy(v))
-        elif isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _deep_merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
-
-
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for k, v in d.items():
@@ -92,8 +79,8 @@ def prepare_config(cfg: ExperimentConfig, v: Variant, seed: int, source: dict, o
     from safereflect.data import PrepareConfig
 
     values: dict[str, Any] = {"arm": v.arm, "input": source, "out": str(out), "seed": seed, "timing": v.timing}
-    values = _deep_merge(values, cfg.prepare)
-    values = _deep_merge(values, cfg.arm_prepare.get(v.arm, {}))
+    values = merge_config(values, cfg.prepare)
+    values = merge_config(values, cfg.arm_prepare.get(v.arm, {}))
     if v.segment_words:
         set_dotted(values, "interventions.reflect.segment_words", v.segment_words)
     if tokenizer is not None:
@@ -139,8 +126,8 @@ def eval_config(
         "decoding": decoding,
         "cls": {"primary": "zeroshot" if "reflect" in v.parts else "probe"},
     }
-    values = _deep_merge(values, cfg.eval)
-    values = _deep_merge(values, cfg.arm_eval.get(v.arm, {}))
+    values = merge_config(values, cfg.eval)
+    values = merge_config(values, cfg.arm_eval.get(v.arm, {}))
     return validate(EvalConfig, values, f"experiment {cfg.name}: eval for arm {v.arm}")
 
 
