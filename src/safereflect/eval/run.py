@@ -25,7 +25,7 @@ from safereflect import __version__
 from safereflect.console import console
 from safereflect.errors import UserError
 from safereflect.eval.attacks import ATTACKS
-from safereflect.eval.config import ALL_SUITES, EvalConfig
+from safereflect.eval.config import RUN_ORDER, EvalConfig
 from safereflect.eval.context import EvalContext, FinetuneFn
 from safereflect.eval.model_path import resolve_model
 from safereflect.eval.probes import Probes
@@ -107,7 +107,7 @@ def run_eval(cfg: EvalConfig, *, finetune_fn: FinetuneFn | None = None, overwrit
     if done is not None:
         console.print(f"[green]already evaluated[/] {out} (config {digest}); not recomputed")
         return done
-    suites = [s for s in ALL_SUITES if s in cfg.suites]  # fixed order: finetune reuses asr's numbers
+    suites = [s for s in RUN_ORDER if s in cfg.suites]
     probes = _check_inputs(cfg, suites)
     clear_done(out)  # the completion record goes before the new config's stamp
     write_json(

@@ -18,8 +18,6 @@ from safereflect.experiment.config import ExperimentConfig
 from safereflect.experiment.stages import StageCache
 from safereflect.jsonl import iter_jsonl, read_json, write_json
 
-DEFAULT_SUITES = ["asr", "cls", "capability", "bpb", "finetune"]
-
 
 @dataclass(frozen=True)
 class Variant:
@@ -121,7 +119,6 @@ def eval_config(
         "probes": str(probes) if probes else None,
         "out": str(out),
         "seed": seed,
-        "suites": DEFAULT_SUITES if val is not None else [s for s in DEFAULT_SUITES if s != "bpb"],
         "val_data": str(val) if val is not None else None,
         "decoding": decoding,
         "cls": {"primary": "zeroshot" if "reflect" in v.parts else "probe"},
