@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import torch
 
 from safereflect.errors import UserError
+from safereflect.eval.completion import Generation, find_stop
 from safereflect.eval.config import DecodingConfig
-from safereflect.eval.generate import Generation, find_stop
 from safereflect.eval.kv_cache import GrowingCache
 from safereflect.eval.lm import CausalLM
 from safereflect.reflection import TAG_TOKEN
