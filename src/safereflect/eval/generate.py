@@ -85,7 +85,7 @@ def _decode(
     monitor = Monitor(lm, dec) if dec.mode == "monitored" else None
     ids, attn, pos = lm.padded(prompts)
     cache = GrowingCache()
-    logits = lm.step(ids, attn, pos, cache, keep=1)[:, -1]
+    logits = lm.step(ids, attn, pos, cache, last=1)[:, -1]
     next_pos = pos[:, -1] + 1
     gens = _sampler(dec, keys)
     rows = list(range(len(prompts)))  # batch row -> prompt index

@@ -100,16 +100,17 @@ class CausalLM:
     # --- forward passes --------------------------------------------------------------
     @torch.no_grad()
     def step(
-        self, ids: torch.Tensor, attn: torch.Tensor, pos: torch.Tensor, cache: Any, *, keep: int = 0
+        self, ids: torch.Tensor, attn: torch.Tensor, pos: torch.Tensor, cache: Any, *, last: int | None = None
     ) -> torch.Tensor:
-        """One incremental forward over `ids` given `cache`; float32 logits (B, T or keep, V)."""
+        """One incremental forward over `ids` given `cache`; float32 logits (B, T, V), or only
+        those of the `last` positions (B, last, V)."""
         out = self.model(
             input_ids=ids,
             attention_mask=attn,
             position_ids=pos,
             past_key_values=cache,
             use_cache=True,
-            logits_to_keep=keep,
+            logits_to_keep=last or 0,  # transformers' 0 means every position
         )
         return out.logits.float()
 
@@ -152,10 +153,10 @@ class CausalLM:
     def loglikelihood_tokens(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[tuple[float, bool]]:
         results: list[tuple[float, bool]] = [(0.0, True)] * len(pairs)
         inputs, spans = [], []
-        for ctx, cont in pairs:
+        for context, cont in pairs:
             if not cont:
                 raise ValueError("empty continuation")
-            whole = (list(ctx) + list(cont))[-(self.max_length + 1) :]
+            whole = (list(context) + list(cont))[-(self.max_length + 1) :]
             inputs.append(whole[:-1])
             spans.append(len(cont))
         for batch in self.batches([len(s) for s in inputs]):

@@ -1,9 +1,9 @@
 """Interventions (arms) by name, composable with `+`.
 
 `raw` leaves the corpus as it is. A composed arm runs its interventions in a fixed order,
-whatever order it is written in: the transformers and tag (which claim documents by label),
-then filter (the safety net), then reflect (on every surviving document). Writing order
-does not matter: `filter+reflect` and `reflect+filter` are the same arm.
+whatever order it is written in: the replacements (rewrite, refusal) and tag (which claim
+documents by label), then filter (the safety net), then reflect (on every surviving
+document). Writing order does not matter: `filter+reflect` and `reflect+filter` are the same arm.
 """
 
 from __future__ import annotations
@@ -74,5 +74,5 @@ def build_arm(arm: str, cfg: InterventionsConfig, *, seed: int, scorer: Scorer |
     if parts == ("raw",):
         return []
     router = Router(seed, {d: frozenset(getattr(cfg, d).on) for d in DISPOSITIONS if d in parts})
-    ctx = ArmContext(arm_name(arm), seed, scorer, router, excluded_dir)
-    return [INTERVENTIONS[p](getattr(cfg, p), ctx) for p in parts]
+    context = ArmContext(arm_name(arm), seed, scorer, router, excluded_dir)
+    return [INTERVENTIONS[p](getattr(cfg, p), context) for p in parts]

@@ -50,18 +50,18 @@ class ArmContext:
 class Intervention(PipelineStep):
     type = "🧪 - INTERVENTION"
 
-    def __init__(self, cfg, ctx: ArmContext):
+    def __init__(self, cfg, arm: ArmContext):
         super().__init__()
-        self.cfg, self.ctx = cfg, ctx
+        self.cfg, self.arm = cfg, arm
 
     def label(self, doc: Document) -> Label:
-        return current_label(doc, self.ctx.scorer.key)
+        return current_label(doc, self.arm.scorer.key)
 
     def claims(self, doc: Document) -> bool:
-        return self.ctx.router.owner(doc, self.label(doc)) == self.name
+        return self.arm.router.owner(doc, self.label(doc)) == self.name
 
 
-class Transformer(Intervention):
+class Replacement(Intervention):
     """Replaces claimed documents by a safe form of them (rewrite, refusal)."""
 
     batch_size = 16

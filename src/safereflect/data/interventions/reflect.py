@@ -56,7 +56,7 @@ class Reflect(Intervention):
         if "transformed" in record:
             scores = [SAFE] * len(spans)
         else:
-            scores = self.ctx.scorer.score_prefixes(doc, [e for _, e in spans], until_flagged=stops)
+            scores = self.arm.scorer.score_prefixes(doc, [e for _, e in spans], until_flagged=stops)
         pieces: list[Piece] = []
         counts = {"safe": 0, "controversial": 0, "unsafe": 0}
         segs = []
@@ -76,14 +76,14 @@ class Reflect(Intervention):
             pieces.append((prev, len(text)))
         elif cfg.after_unsafe == "noise" and (n := len(WORD.findall(text, flagged_at))):
             pool = WORD.findall(text)
-            rng = doc_rng(self.ctx.seed, "noise", doc.id)
+            rng = doc_rng(self.arm.seed, "noise", doc.id)
             noise = " " + " ".join(rng.choice(pool) for _ in range(n))
             start = sum(len(text[p[0]:p[1]]) if isinstance(p, tuple) else len(p) for p in pieces)
             pieces.append(noise)
             doc.metadata["no_loss_ranges"] = [[start, start + len(noise)]]
         edit_text(doc, pieces)
         if "transformed" not in record:
-            doc.metadata["scores"][self.ctx.scorer.key]["segments"] = segs
+            doc.metadata["scores"][self.arm.scorer.key]["segments"] = segs
         record["reflections"] = counts
         record["cut_after_unsafe"] = flagged_at is not None and bool(text[flagged_at:].strip())
         return counts
