@@ -1,4 +1,4 @@
-"""What the interventions share: the arm's context, the claim router and the transformers.
+"""What the interventions share: the arm's context, the claim router and the replacements.
 
 In a composed arm each document gets at most one *disposition*: rewritten, refused or
 tagged. A disposition claims the documents whose current label is in its `on` band; when
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
@@ -49,6 +50,17 @@ class ArmContext:
 
 class Intervention(PipelineStep):
     type = "🧪 - INTERVENTION"
+    # How a model trained on this intervention's data is meant to be used (defaults for the
+    # evaluation of its arm): `reflects`: it writes safety reflections, so the model can
+    # classify zero-shot at the reflection slot and read prompts in that format; `decoding`:
+    # the decoding mode that uses what it taught (plain, monitored, safebeam).
+    reflects: ClassVar[bool] = False
+    decoding: ClassVar[str] = "plain"
+
+    @classmethod
+    def settings(cls, interventions: Any) -> Any:
+        """This intervention's settings, out of the arm's `InterventionsConfig`."""
+        return getattr(interventions, cls.name)
 
     def __init__(self, cfg, arm: ArmContext):
         super().__init__()

@@ -42,6 +42,7 @@ def tag_positions(text: str, p: float, rng, spans: list[tuple[int, int]] | None)
 
 class Tag(Intervention):
     name = "tag"
+    decoding = "safebeam"
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         for doc in data:
