@@ -26,6 +26,10 @@ def test_the_data_is_named_by_the_prepared_arms_identity_not_its_path(tmp_path):
     assert a.identity_hash() == TrainConfig(data=tmp_path / "b" / "tokens", out=tmp_path / "moved").identity_hash()
     mark_done(tmp_path / "b", "prepare", "other-key")
     assert a.identity_hash() != TrainConfig(data=tmp_path / "b", out=tmp_path / "run").identity_hash()
+    # without a prepare record (shards from elsewhere, or an older record), the shards' meta.json
+    (tmp_path / "b" / "_DONE.json").write_text('{"stage": "prepare", "value": "b"}')
+    (tmp_path / "b" / "tokens" / "meta.json").write_text('{"vocab_size": 400}')
+    assert TrainConfig(data=tmp_path / "b", out=tmp_path / "run").identity()["data"].startswith("meta:")
 
 
 def test_a_checkpoint_that_named_its_data_by_path_resumes_in_place(tmp_path):

@@ -172,8 +172,8 @@ def data_identity(data: Path) -> str:
     meta.json; the resolved path only for data that is neither (training will reject it)."""
     data = Path(data)
     for arm_dir in (data, data.parent):
-        record = read_done(arm_dir)
-        if record is not None and record.get("stage") == "prepare":
+        record = read_done(arm_dir) or {}
+        if record.get("stage") == "prepare" and record.get("key"):  # records before 2026-11 have no key
             return f"prepare:{record['key']}"
     for meta in (data / "tokens" / "meta.json", data / "meta.json"):
         if meta.is_file():
