@@ -15,7 +15,7 @@ from safereflect.config import merge_config, set_dotted, validate
 from safereflect.console import console
 from safereflect.experiment.aggregate import combine_metrics
 from safereflect.experiment.config import ExperimentConfig
-from safereflect.experiment.stages import StageCache
+from safereflect.experiment.stages import StageCache, content_hash
 from safereflect.jsonl import iter_jsonl, read_json, write_json
 
 
@@ -178,7 +178,7 @@ def _pipeline(
     train = cache.run(
         "train",
         label,
-        tc.identity(),  # names the data by the prepared arm's identity, not its path
+        tc.identity() | {"data": content_hash(prep.path.name)},
         lambda d: run_training(tc.model_copy(update={"out": d})).name,
     )
     final = train.path / "final"  # derived from the stage dir, so a moved run directory still works
