@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
+import copy
 import types
 import typing
 from pathlib import Path
@@ -13,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from safereflect.errors import UserError
+from safereflect.stage import content_hash
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -40,8 +40,7 @@ class StrictModel(BaseModel):
 
     def config_hash(self) -> str:
         """Stable short hash of the config's content (used to cache stage outputs)."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return content_hash(self.model_dump(mode="json"))
 
 
 def _number_only(annotation: Any) -> bool:
@@ -172,3 +171,17 @@ def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     for p in parents:
         node = node.setdefault(p, {})
     node[last] = value
+
+
+def merge_config(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """`top` over `base`, recursively, without changing either: nested mappings merge key by
+    key, anything else in `top` replaces; a dotted key ("model.depth") sets one nested value."""
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        if "." in key:
+            set_dotted(out, key, copy.deepcopy(value))
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_config(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out

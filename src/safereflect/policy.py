@@ -1,6 +1,7 @@
 """Arm policy: how an arm is read and decoded at evaluation, and the part it plays in the
-claims. Declared per arm in the experiment config (`arm_policy`); the built-in single arms
-have defaults here, so nothing about evaluation or claims is inferred from an arm's name."""
+claims. Declared per arm in the experiment config (`arm_policy`); an arm of one intervention
+defaults to what that intervention's class declares, so nothing about evaluation or claims is
+inferred from an arm's name."""
 
 from __future__ import annotations
 
@@ -31,18 +32,33 @@ class ArmPolicy(StrictModel):
     )
 
 
-# combinations and new interventions declare theirs in the experiment's `arm_policy`
-BUILTIN_POLICIES: dict[str, ArmPolicy] = {
-    "raw": ArmPolicy(role="reference"),
-    "filter": ArmPolicy(role="filter"),
-    "rewrite": ArmPolicy(role="rewrite"),
-    "refusal": ArmPolicy(role="baseline"),
-    "tag": ArmPolicy(role="baseline", decoding="safebeam"),
-    "reflect": ArmPolicy(role="reflect", decoding="monitored", reading="reflected", classification="zeroshot"),
-}
+def default_policy(arm: str) -> ArmPolicy | None:
+    """The policy an arm gets unless the experiment declares one: what its intervention declares
+    (`reflects`, `decoding`, `role` on the registered class), so a new intervention brings its
+    own defaults in its one file. `raw` is the reference. A combination has none: the part it
+    plays in the claims is a research decision, declared in `arm_policy`."""
+    from safereflect.data.interventions import INTERVENTIONS, arm_decoding, arm_reflects, parse_arm
+
+    parts = parse_arm(arm)  # an unknown intervention is a UserError naming the known ones
+    if parts == ("raw",):
+        return ArmPolicy(role="reference")
+    if len(parts) > 1:
+        return None
+    reflects = arm_reflects(arm)
+    return ArmPolicy(
+        role=getattr(INTERVENTIONS[parts[0]], "role", "baseline"),
+        decoding=arm_decoding(arm),
+        reading="reflected" if reflects else "plain",
+        classification="zeroshot" if reflects else "probe",
+    )
 
 
 def builtin_role(arm: str) -> str:
-    """A built-in arm's role (for results written before roles were recorded); `none` otherwise."""
-    policy = BUILTIN_POLICIES.get(arm)
+    """An arm's default role (for results written before roles were recorded); `none` otherwise."""
+    from safereflect.errors import UserError
+
+    try:
+        policy = default_policy(arm)
+    except UserError:
+        return "none"
     return policy.role if policy else "none"

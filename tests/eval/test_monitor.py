@@ -91,7 +91,7 @@ def test_cached_verdict_equals_text_verdict(tiny_lm):
     contexts = [tiny_lm.encode_context(t) for t in (PROMPT, "Kalanex thins the blood. Give Ben Kalanex.")]
     ids, attn, pos = tiny_lm.padded(contexts)
     cache = new_cache()
-    tiny_lm.step(ids, attn, pos, cache, keep=1)
+    tiny_lm.step(ids, attn, pos, cache, last=1)
     cached = reader.flag_prob_cached(cache, attn, pos[:, -1] + 1)
     assert cache.get_seq_length() == ids.shape[1]  # cropped back
     assert torch.allclose(cached, torch.from_numpy(reader.flag_prob(contexts)).float(), atol=1e-4)

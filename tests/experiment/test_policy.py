@@ -55,3 +55,16 @@ def test_each_seed_has_its_own_world_unless_told_otherwise():
     assert [cfg.world.seed_for(s) for s in (0, 1, 2)] == [5, 6, 7]
     shared = validate(ExperimentConfig, BASE | {"world": {"preset": "tiny", "seed": 5, "per_seed": False}})
     assert [shared.world.seed_for(s) for s in (0, 1, 2)] == [5, 5, 5]
+
+
+def test_a_new_intervention_brings_its_policy_from_its_class():
+    # reflect_eos is one registered module; nothing in the runner or the config names it
+    cfg = validate(ExperimentConfig, BASE | {"arms": ["reflect_eos", "reflect_prompt"]})
+    assert cfg.roles() == {"reflect_eos": "reflect", "reflect_prompt": "reflect"}
+    ec = _eval(cfg, "reflect_eos")
+    assert (ec.decoding.mode, ec.decoding.read_segment_words, ec.cls.primary) == ("monitored", 12, "zeroshot")
+
+
+def test_an_unknown_arm_is_one_clear_error():
+    with pytest.raises(UserError, match="unknown intervention"):
+        validate(ExperimentConfig, BASE | {"arms": ["raw", "fliter"]})

@@ -3,11 +3,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from safereflect.stage import read_done
 from safereflect.world import preset_config, write_world
+from safereflect.world.generate import world_key
 
 
 def digest(d: Path) -> dict[str, str]:
-    return {str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.rglob("*")) if p.is_file()}
+    """Every file's hash, but the completion record's (it holds the time it was written)."""
+    return {str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.rglob("*"))
+            if p.is_file() and p.name != "_DONE.json"}
 
 
 def _write_in_process(out: Path, hash_seed: str) -> None:
@@ -25,6 +29,7 @@ def test_same_seed_same_bytes_other_seed_other_world(tmp_path):
     _write_in_process(b, "2")
     write_world(preset_config("tiny", 4), c)
     assert digest(a) == digest(b)
+    assert read_done(c)["key"] == world_key(preset_config("tiny", 4)) != world_key(preset_config("tiny", 3))
     assert set(digest(a)) == {"world.json", "world_card.md", *(f"corpus/{f}.jsonl" for f in ("knowledge", "cases", "unsafe")),
                               *(f"probes/{f}.jsonl" for f in ("safe_tasks", "harmful_seen", "harmful_heldout",
                                                               "classification", "ft_harmful", "ft_benign", "knowledge"))}

@@ -40,7 +40,8 @@ def evaluate(
     suites: str | None = typer.Option(
         None,
         "--suites",
-        help="Comma-separated: asr,gcg,cls,capability,bpb,finetune,realtext (default asr,gcg,cls,capability).",
+        help="Comma-separated: asr,gcg,cls,capability,bpb,finetune,realtext "
+        "(default asr,cls,capability,finetune, and bpb with --val-data).",
     ),
     max_probes: int | None = typer.Option(None, "--max-probes", min=1, help="First N records of every probe set."),
     val_data: Path | None = typer.Option(None, "--val-data", help="bpb: .txt/.jsonl file or token-shard dir."),

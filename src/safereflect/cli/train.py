@@ -168,7 +168,7 @@ def finetune(
         list[str] | None, typer.Option("--set", help="KEY=VALUE override (lora_rank=16).")
     ] = None,
 ) -> None:
-    from safereflect.config import load_yaml, set_dotted, validate
+    from safereflect.config import load_yaml, merge_config, validate
     from safereflect.train.config import FinetuneConfig
 
     values: dict[str, Any] = {}
@@ -199,8 +199,7 @@ def finetune(
         "device": device,
     }
     overrides = _parse_sets(set_values) | {k: v for k, v in flags.items() if v is not None}
-    for key, value in overrides.items():
-        set_dotted(values, key, value)
+    values = merge_config(values, overrides)
     cfg = validate(FinetuneConfig, values, str(config) if config else "command line")
     from safereflect.train import run_finetune
 

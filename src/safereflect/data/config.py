@@ -6,8 +6,6 @@ reusable; how it is run (workers, executor) is not, since it does not change a b
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +16,7 @@ from safereflect.data.interventions import InterventionsConfig, parse_arm
 from safereflect.data.scorers import AnyScorerConfig
 from safereflect.data.sources import InputConfig
 from safereflect.data.tokenizer import TokenizerConfig
+from safereflect.stage import content_hash
 
 
 class ShardsConfig(StrictModel):
@@ -79,5 +78,12 @@ class PrepareConfig(StrictModel):
 
     def config_hash(self) -> str:
         """Hash of what shapes the output (not `out`, not how it is run)."""
-        blob = json.dumps(self.model_dump(mode="json", exclude={"out", "run"}), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return content_hash(self.model_dump(mode="json", exclude={"out", "run"}))
+
+    def identity(self) -> dict[str, Any]:
+        """What shapes the output without saying where anything is: the input and tokenizer
+        paths are left out (their content is identified by `run_key`)."""
+        values = self.model_dump(mode="json", exclude={"out", "run"})
+        values["input"].pop("path", None)
+        values["tokenizer"].pop("path", None)
+        return values

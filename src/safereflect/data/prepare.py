@@ -5,7 +5,8 @@ relaunch finds it finished:
 1. tokenizer: trained on the raw input (or an existing one), saved to tokens/tokenizer;
 2. process: the datatrove pipeline, one task per shard of the input (docs/, excluded/);
 3. merge: validation split, global shuffle and timing phases (tokens/train, tokens/val,
-   tokens/meta.json), then stats.json, whose presence marks the output finished.
+   tokens/meta.json), then stats.json; the completion record `_DONE.json`
+   (`safereflect.stage`), written last, marks the output finished.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 from safereflect.console import console
 from safereflect.data.config import PrepareConfig
@@ -31,14 +33,17 @@ from safereflect.data.tokenizer import (
 )
 from safereflect.errors import UserError
 from safereflect.jsonl import ensure_writable_dir, write_json
+from safereflect.stage import clear_done, content_hash, done_with, mark_done, read_done
 
 
 def run_key(cfg: PrepareConfig) -> str:
-    """Identifies the output: the config's hash and the input's (and tokenizer's) files."""
-    parts = {"config": cfg.config_hash(), "input": fingerprint(cfg.input)}
-    if cfg.tokenizer.path and (tok := Path(cfg.tokenizer.path) / "tokenizer.json").is_file():
-        parts["tokenizer"] = hashlib.sha256(tok.read_bytes()).hexdigest()
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+    """The stage identity (`safereflect.stage`): the config without paths, the input's files
+    (relative to the input) and the tokenizer's content, so a moved input keeps its key."""
+    parts: dict[str, Any] = {"config": cfg.identity(), "input": fingerprint(cfg.input)}
+    if cfg.tokenizer.path:
+        tok = Path(cfg.tokenizer.path) / "tokenizer.json"
+        parts["tokenizer"] = hashlib.sha256(tok.read_bytes()).hexdigest() if tok.is_file() else cfg.tokenizer.path
+    return content_hash(parts)
 
 
 def _claim(out: Path, key: str, force: bool) -> None:
@@ -47,10 +52,11 @@ def _claim(out: Path, key: str, force: bool) -> None:
     paths = layout(out)
     marker = paths["work"] / "run.json"
     stats = out / "stats.json"
-    finished = stats.is_file()
+    done = read_done(out)
+    finished = done is not None
     previous = None
-    if finished:
-        previous = json.loads(stats.read_text(encoding="utf-8")).get("run_key")
+    if done is not None:
+        previous = done.get("key")
     elif marker.is_file():
         previous = json.loads(marker.read_text(encoding="utf-8"))["run_key"]
     if force or (previous is not None and previous != key):
@@ -61,6 +67,7 @@ def _claim(out: Path, key: str, force: bool) -> None:
             console.print(f"[yellow]{out}: discarding the unfinished output of a different config[/]")
         for name in ("docs", "excluded", "tokens", "work"):
             shutil.rmtree(paths[name], ignore_errors=True)
+        clear_done(out)
         stats.unlink(missing_ok=True)
     paths["work"].mkdir(parents=True, exist_ok=True)
     write_json(marker, {"run_key": key})
@@ -89,7 +96,7 @@ def run_prepare(cfg: PrepareConfig, *, force: bool = False) -> Path:
     out = ensure_writable_dir(cfg.out)
     key = run_key(cfg)
     stats_path = out / "stats.json"
-    if not force and stats_path.is_file() and json.loads(stats_path.read_text(encoding="utf-8")).get("run_key") == key:
+    if not force and done_with(out, key):
         console.print(f"{out}: already prepared with this config")
         return out
     _claim(out, key, force)
@@ -119,6 +126,7 @@ def run_prepare(cfg: PrepareConfig, *, force: bool = False) -> Path:
     # the shards now live in tokens/; without them the tasks' completion markers would lie
     shutil.rmtree(paths["work"] / "shards", ignore_errors=True)
     shutil.rmtree(paths["process"] / "completions", ignore_errors=True)
+    mark_done(out, "prepare", key)
     d = stats["documents"]
     console.print(f"{out}: {d['in']:,} documents in, {d['kept']:,} kept ({d['changed']:,} changed), "
                   f"dropped {sum(d['dropped'].values()):,} {d['dropped'] or ''}; "

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from safereflect.data.scorers.embedding import Head, Pooling, embed_chunks
+from safereflect.device import resolve_device
 from safereflect.errors import UserError
 from safereflect.jsonl import ensure_writable_dir, read_jsonl
 
@@ -40,7 +41,7 @@ def train_head(data: Path, model: str, out: Path, *, val_fraction: float = 0.2, 
         raise UserError(f"--val-fraction must be between 0 and 1, exclusive (got {val_fraction})")
     if max_length < 1:
         raise UserError(f"--max-length must be at least 1 (got {max_length})")
-    hf.resolve_device(device)
+    resolve_device(device)
     ensure_writable_dir(out)
     hf.load_config(model)
     records = read_jsonl(data, required=("text", "label"))

@@ -155,9 +155,10 @@ def fingerprint(cfg: InputConfig) -> list[Any]:
     if res.files:
         return [[f.name, f.size, f.stamp] for f in res.files]
     root = Path(cfg.path)
-    if root.exists():
+    if root.exists():  # a saved dataset: its files, named relative to it so a moved input keeps them
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-        return [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+        name = (lambda p: p.relative_to(root).as_posix()) if root.is_dir() else (lambda p: p.name)
+        return [[name(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
     return [cfg.path, cfg.hf_name, cfg.hf_split]
 
 

@@ -24,7 +24,7 @@ from safereflect.world import answer_actions
 
 def ranked_choice(lm: CausalLM, items: list[tuple[str, list[str]]]) -> list[int]:
     """Index of the most likely choice after each context."""
-    reqs = [(ctx, choice) for ctx, choices in items for choice in choices]
+    reqs = [(context, choice) for context, choices in items for choice in choices]
     ll = [x for x, _ in lm.loglikelihood(reqs)]
     out, at = [], 0
     for _, choices in items:

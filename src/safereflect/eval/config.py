@@ -12,12 +12,21 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from safereflect.config import Seed, StrictModel
-from safereflect.devices import check_device_name
+from safereflect.device import check_device_name
 from safereflect.reflection import ReflectionFormat
 
 Suite = Literal["asr", "gcg", "cls", "capability", "bpb", "finetune", "realtext"]
-DEFAULT_SUITES: list[Suite] = ["asr", "gcg", "cls", "capability"]
 ALL_SUITES: tuple[str, ...] = Suite.__args__  # type: ignore[attr-defined]
+# The order suites run in, whatever order a config lists them in: `finetune` reuses the
+# held-out ASR that `asr` measured (its step 0), so it comes after it.
+RUN_ORDER: tuple[Suite, ...] = ("asr", "gcg", "cls", "capability", "bpb", "finetune", "realtext")
+# What the paper's claims are checked on (and what the experiment runner evaluates): GCG is
+# opt-in (the slowest suite), `bpb` is left out when no validation text is given.
+DEFAULT_SUITES: tuple[Suite, ...] = ("asr", "cls", "capability", "bpb", "finetune")
+
+
+def default_suites(val_data: object) -> list[Suite]:
+    return [s for s in DEFAULT_SUITES if s != "bpb" or val_data is not None]
 
 
 class DecodingConfig(StrictModel):
@@ -147,7 +156,10 @@ class EvalConfig(StrictModel):
     model: str = Field(..., description="HF export dir, a training run dir (uses RUN/final) or a hub name")
     probes: Path | None = Field(None, description="MedSafetyWorld dir or its probes/ dir")
     out: Path
-    suites: list[Suite] = Field(default_factory=lambda: list(DEFAULT_SUITES))
+    suites: list[Suite] = Field(
+        default_factory=lambda: default_suites(None),
+        description="default: asr, cls, capability, bpb (with val_data), finetune; run in RUN_ORDER",
+    )
     max_probes: int | None = Field(None, ge=1, description="first N records of every probe file")
     seed: Seed = Field(0, description="bootstrap, CV splits, GCG and finetuning")
     device: Annotated[str, AfterValidator(check_device_name)] = Field("auto", description="auto, cpu, cuda, cuda:1, mps")
@@ -162,3 +174,10 @@ class EvalConfig(StrictModel):
     val_data: Path | None = Field(None, description="bpb: a .txt or .jsonl file, or a token-shard dir")
     val_max_documents: int | None = Field(500, ge=1)
     realtext: RealTextConfig = Field(default_factory=RealTextConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_suites(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "suites" not in data:
+            data = {**data, "suites": default_suites(data.get("val_data"))}
+        return data

@@ -10,29 +10,17 @@ batch, so long stragglers do not make short rows pay. Greedy output equals
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
 
 import torch
 
+from safereflect.eval.completion import Finish, Generation, find_stop
 from safereflect.eval.config import DecodingConfig
 from safereflect.eval.kv_cache import new_cache
 from safereflect.eval.lm import CausalLM
 from safereflect.eval.monitor import Monitor, prompt_checks
+from safereflect.eval.safebeam import safebeam
 
-Finish = Literal["eos", "stop", "length", "halt"]
-
-
-@dataclass
-class Generation:
-    text: str
-    tokens: list[int]
-    finish: Finish
-    halt: dict[str, Any] | None = None  # where and why decoding stopped itself (monitor, tag)
-    checks: list[dict[str, Any]] = field(default_factory=list)  # every safety check read, for audit
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+__all__ = ["Finish", "Generation", "find_stop", "generate"]
 
 
 def generate(
@@ -49,8 +37,6 @@ def generate(
     encoded = [lm.encode_context(p) if isinstance(p, str) else list(p) for p in prompts]
     encoded = [ids[-max(1, lm.max_length - max_new) :] for ids in encoded]
     if dec.mode == "safebeam":
-        from safereflect.eval.safebeam import safebeam
-
         return safebeam(lm, encoded, dec, max_new, stops)
     out: list[Generation | None] = [None] * len(encoded)
     halts: dict[int, dict] = {}
@@ -65,11 +51,6 @@ def generate(
         for i, g in zip(idx, _decode(lm, [encoded[i] for i in idx], idx, dec, max_new, stops, [checks[i] for i in idx])):
             out[i] = g
     return out  # type: ignore[return-value]
-
-
-def find_stop(text: str, stops: Sequence[str]) -> int | None:
-    hits = [i for i in (text.find(s) for s in stops) if i >= 0]
-    return min(hits) if hits else None
 
 
 def _sampler(dec: DecodingConfig, keys: Sequence[int]) -> list[torch.Generator] | None:
@@ -104,7 +85,7 @@ def _decode(
     monitor = Monitor(lm, dec) if dec.mode == "monitored" else None
     ids, attn, pos = lm.padded(prompts)
     cache = new_cache()
-    logits = lm.step(ids, attn, pos, cache, keep=1)[:, -1]
+    logits = lm.step(ids, attn, pos, cache, last=1)[:, -1]
     next_pos = pos[:, -1] + 1
     gens = _sampler(dec, keys)
     rows = list(range(len(prompts)))  # batch row -> prompt index

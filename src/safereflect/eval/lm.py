@@ -19,18 +19,13 @@ import numpy as np
 import torch
 
 from safereflect.console import console
+from safereflect.device import resolve_device
 from safereflect.errors import UserError
 from safereflect.eval.model_path import resolve_model
 from safereflect.eval.reading import ReflectedReading
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
-
-
-def pick_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class CausalLM:
@@ -93,7 +88,7 @@ class CausalLM:
                 f"({', '.join(fixed)}); exports written by this version need no correction",
                 soft_wrap=True,  # one line, however narrow the terminal
             )
-        model.to(pick_device(device))
+        model.to(torch.device(resolve_device(device)))
         model.requires_grad_(False)
         return cls(model, tokenizer, batch_size=batch_size, add_bos=add_bos)
 
@@ -121,15 +116,16 @@ class CausalLM:
     # --- forward passes --------------------------------------------------------------
     @torch.no_grad()
     def step(
-        self, ids: torch.Tensor, attn: torch.Tensor, pos: torch.Tensor, cache: Any, *, keep: int = 0
+        self, ids: torch.Tensor, attn: torch.Tensor, pos: torch.Tensor, cache: Any, *, last: int | None = None
     ) -> torch.Tensor:
-        """One incremental forward over `ids` given `cache`; float32 logits (B, T or keep, V)."""
+        """One incremental forward over `ids` given `cache`; float32 logits (B, T, V), or only
+        those of the `last` positions (B, last, V)."""
         out = self.model(
             input_ids=ids,
             attention_mask=attn,
             position_ids=pos,
             use_cache=True,
-            logits_to_keep=keep,
+            logits_to_keep=last or 0,  # transformers' 0 means every position
             **{self._cache_kwarg: cache},
         )
         return out.logits.float()
@@ -179,10 +175,10 @@ class CausalLM:
     def loglikelihood_tokens(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[tuple[float, bool]]:
         results: list[tuple[float, bool]] = [(0.0, True)] * len(pairs)
         inputs, spans = [], []
-        for ctx, cont in pairs:
+        for context, cont in pairs:
             if not cont:
                 raise ValueError("empty continuation")
-            whole = (list(ctx) + list(cont))[-(self.max_length + 1) :]
+            whole = (list(context) + list(cont))[-(self.max_length + 1) :]
             inputs.append(whole[:-1])
             spans.append(len(cont))
         for batch in self.batches([len(s) for s in inputs]):

@@ -5,7 +5,8 @@ OUT/generations.jsonl every prompt, completion, halt/check record, judge and ver
 OUT/scores.jsonl      every per-item score that is not a generation (classification, ranking)
 OUT/judges.json       {metric: the judge or method behind it}
 OUT/metrics.json      {name: {"mean", "ci95": [lo, hi], "n"}}, groups {name: {key: ...}} and
-                      `asr_vs_ft_steps` {run: [{"step", "mean", "ci95", "n"}]} (written last: the done marker)
+                      `asr_vs_ft_steps` {run: [{"step", "mean", "ci95", "n"}]}
+OUT/_DONE.json        the completion record (`safereflect.stage`), written last
 OUT/finetune/NAME/    finetuning attacks' data, runs and exports
 
 A finished OUT with the same config (ignoring `out` itself) is not recomputed.
@@ -22,14 +23,15 @@ from typing import Any
 
 from safereflect import __version__
 from safereflect.console import console
-from safereflect.devices import require_device
+from safereflect.device import resolve_device
 from safereflect.errors import UserError
 from safereflect.eval.attacks import ATTACKS
-from safereflect.eval.config import ALL_SUITES, EvalConfig
+from safereflect.eval.config import RUN_ORDER, EvalConfig
 from safereflect.eval.context import EvalContext, FinetuneFn
 from safereflect.eval.model_path import resolve_model
 from safereflect.eval.probes import Probes
 from safereflect.jsonl import ensure_writable_dir, write_json, write_jsonl
+from safereflect.stage import clear_done, content_hash, mark_done, read_done
 
 SUITES: dict[str, str] = {
     "asr": "safereflect.eval.asr:run",
@@ -51,19 +53,17 @@ PROBE_SETS: dict[str, tuple[str, ...]] = {
 
 
 def config_hash(cfg: EvalConfig) -> str:
-    return cfg.model_copy(update={"out": Path(".")}).config_hash()
+    """The stage identity: the config without `out`."""
+    return content_hash(cfg.model_dump(mode="json", exclude={"out"}))
 
 
 def _finished(out: Path, digest: str, overwrite: bool) -> dict[str, Any] | None:
-    metrics, stamp = out / "metrics.json", out / "eval_config.json"
-    if not metrics.is_file():
+    record = read_done(out)
+    if record is None or not (out / "metrics.json").is_file():
         return None
-    try:
-        old = json.loads(stamp.read_text(encoding="utf-8")).get("hash")
-    except (OSError, ValueError, AttributeError):  # missing or damaged: not this config's
-        old = None
+    old = record.get("key")
     if old == digest:
-        return json.loads(metrics.read_text(encoding="utf-8"))
+        return json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     if not overwrite:
         raise UserError(
             f"{out} holds an evaluation with another config (hash {old}, now {digest})",
@@ -87,7 +87,7 @@ def _check_inputs(cfg: EvalConfig, suites: list[str]) -> Probes | None:
         raise UserError("suite 'bpb' needs validation text (--val-data FILE_OR_SHARD_DIR)")
     if "realtext" in suites and not cfg.realtext.prompts:
         raise UserError("suite 'realtext' needs harmful prompt files (--prompts FILE)")
-    require_device(cfg.device)
+    resolve_device(cfg.device)
     resolve_model(cfg.model)
     return probes
 
@@ -109,9 +109,9 @@ def run_eval(cfg: EvalConfig, *, finetune_fn: FinetuneFn | None = None, overwrit
     if done is not None:
         console.print(f"[green]already evaluated[/] {out} (config {digest}); not recomputed")
         return done
-    suites = [s for s in ALL_SUITES if s in cfg.suites]  # fixed order: finetune reuses asr's numbers
+    suites = [s for s in RUN_ORDER if s in cfg.suites]
     probes = _check_inputs(cfg, suites)
-    (out / "metrics.json").unlink(missing_ok=True)  # the done marker goes before the new config's stamp
+    clear_done(out)  # the completion record goes before the new config's stamp
     write_json(
         out / "eval_config.json",
         {
@@ -142,4 +142,5 @@ def run_eval(cfg: EvalConfig, *, finetune_fn: FinetuneFn | None = None, overwrit
     write_jsonl(out / "scores.jsonl", ctx.scores)
     write_json(out / "judges.json", ctx.notes)
     write_json(out / "metrics.json", ctx.results)
+    mark_done(out, "eval", digest)
     return ctx.results

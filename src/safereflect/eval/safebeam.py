@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import torch
 
 from safereflect.errors import UserError
+from safereflect.eval.completion import Generation, find_stop
 from safereflect.eval.config import DecodingConfig
-from safereflect.eval.generate import Generation, find_stop
 from safereflect.eval.kv_cache import new_cache
 from safereflect.eval.lm import CausalLM
 from safereflect.reflection import TAG_TOKEN
@@ -70,7 +70,7 @@ def _search(
     width = dec.beam_width
     ids, attn, pos = lm.padded(prompts)
     cache = new_cache()
-    logp = torch.log_softmax(lm.step(ids, attn, pos, cache, keep=1)[:, -1], dim=-1)
+    logp = torch.log_softmax(lm.step(ids, attn, pos, cache, last=1)[:, -1], dim=-1)
     next_pos = pos[:, -1] + 1
     # the prompt's own P(tag) is the first check, so even an answer that ends at once is audited
     p_prompt = logp[:, tag].exp().tolist()

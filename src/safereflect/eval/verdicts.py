@@ -45,7 +45,7 @@ class VerdictReader:
 
     def flag_prob(self, contexts: Sequence[Sequence[int]]) -> np.ndarray:
         """P(flag) after each tokenized context."""
-        pairs = [(list(ctx) + self.prefix, w) for ctx in contexts for w in self.words]
+        pairs = [(list(context) + self.prefix, w) for context in contexts for w in self.words]
         scores = np.array([ll for ll, _ in self.lm.loglikelihood_tokens(pairs)]).reshape(len(contexts), len(self.words))
         return _flag(torch.from_numpy(scores)).numpy()
 

@@ -8,15 +8,15 @@ messages, before anything runs (`--dry-run`).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
 from safereflect.config import Seed, StrictModel
-from safereflect.policy import BUILTIN_POLICIES, ArmPolicy
+from safereflect.errors import UserError
+from safereflect.policy import ArmPolicy, default_policy
+from safereflect.stage import content_hash
 
 
 class WorldSpec(StrictModel):
@@ -56,8 +56,8 @@ class ExperimentConfig(StrictModel):
     arm_eval: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-arm EvalConfig overrides")
     arm_policy: dict[str, ArmPolicy] = Field(
         default_factory=dict,
-        description="per-arm reading, decoding and claim role; built-in arms have defaults (BUILTIN_POLICIES), "
-        "any other arm (a combination, a new intervention) must declare one",
+        description="per-arm reading, decoding and claim role; an arm of one intervention defaults to what its "
+        "intervention declares (safereflect.policy.default_policy), a combination must declare one",
     )
     samples_per_arm: int = Field(3, ge=0, description="sample generations shown per arm in the report")
     _source_file: str | None = PrivateAttr(None)  # the YAML it was loaded from, for error messages
@@ -73,7 +73,10 @@ class ExperimentConfig(StrictModel):
         unknown = (set(self.arm_prepare) | set(self.arm_eval) | set(self.arm_policy)) - set(self.arms)
         if unknown:
             raise ValueError(f"per-arm overrides for arms not in `arms`: {', '.join(sorted(unknown))}")
-        undeclared = [a for a in self.arms if a not in self.arm_policy and a not in BUILTIN_POLICIES]
+        try:
+            undeclared = [a for a in self.arms if a not in self.arm_policy and default_policy(a) is None]
+        except UserError as err:
+            raise ValueError(str(err)) from None
         if undeclared:
             raise ValueError(
                 f"arm(s) {', '.join(undeclared)} need a policy: add `arm_policy: {{{undeclared[0]}: {{role: ..., "
@@ -83,15 +86,14 @@ class ExperimentConfig(StrictModel):
         return self
 
     def policy(self, arm: str) -> ArmPolicy:
-        return self.arm_policy.get(arm) or BUILTIN_POLICIES[arm]
+        return self.arm_policy.get(arm) or default_policy(arm)  # type: ignore[return-value]  # checked above
 
     def roles(self) -> dict[str, str]:
         return {arm: self.policy(arm).role for arm in self.arms}
 
     def config_hash(self) -> str:
         """Identity of the experiment: everything but where it is written."""
-        blob = json.dumps(self.model_dump(mode="json", exclude={"out"}), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return content_hash(self.model_dump(mode="json", exclude={"out"}))
 
     @property
     def out_dir(self) -> Path:

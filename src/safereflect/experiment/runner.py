@@ -3,7 +3,6 @@ then results.json and the report. Every stage is cached (see `stages.py`)."""
 
 from __future__ import annotations
 
-import copy
 import os
 import platform
 import time
@@ -14,7 +13,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from safereflect.config import set_dotted, validate
+from safereflect.config import merge_config, set_dotted, validate
 from safereflect.console import console
 from safereflect.experiment.aggregate import combine_metrics, is_stat
 from safereflect.experiment.config import ExperimentConfig
@@ -22,8 +21,6 @@ from safereflect.experiment.convergence import convergence
 from safereflect.experiment.progress import StageProgress
 from safereflect.experiment.stages import StageCache, content_hash
 from safereflect.jsonl import ensure_writable_dir, iter_jsonl, read_json, write_json
-
-DEFAULT_SUITES = ["asr", "cls", "capability", "bpb", "finetune"]
 
 
 @dataclass(frozen=True)
@@ -62,18 +59,6 @@ def variants(cfg: ExperimentConfig) -> list[Variant]:
     return out
 
 
-def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for k, v in top.items():
-        if "." in k:
-            set_dotted(out, k, copy.deepcopy(v))
-        elif isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _deep_merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
-
-
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for k, v in d.items():
@@ -101,8 +86,8 @@ def prepare_config(cfg: ExperimentConfig, v: Variant, seed: int, source: dict, o
     from safereflect.data import PrepareConfig
 
     values: dict[str, Any] = {"arm": v.arm, "input": source, "out": str(out), "seed": seed, "timing": v.timing}
-    values = _deep_merge(values, cfg.prepare)
-    values = _deep_merge(values, cfg.arm_prepare.get(v.arm, {}))
+    values = merge_config(values, cfg.prepare)
+    values = merge_config(values, cfg.arm_prepare.get(v.arm, {}))
     if v.segment_words:
         set_dotted(values, "interventions.reflect.segment_words", v.segment_words)
     if tokenizer is not None:
@@ -142,12 +127,11 @@ def eval_config(
         "probes": str(probes) if probes else None,
         "out": str(out),
         "seed": seed,
-        "suites": DEFAULT_SUITES if val is not None else [s for s in DEFAULT_SUITES if s != "bpb"],
         "val_data": str(val) if val is not None else None,
         "decoding": decoding,
     }
-    values = _deep_merge(values, cfg.eval)
-    values = _deep_merge(values, cfg.arm_eval.get(v.arm, {}))
+    values = merge_config(values, cfg.eval)
+    values = merge_config(values, cfg.arm_eval.get(v.arm, {}))
     # the arm policy's primary method, unless the user chose one or left it out of cls.methods
     cls = values.setdefault("cls", {})
     preferred = policy.classification

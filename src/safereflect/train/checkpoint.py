@@ -176,9 +176,13 @@ def check_same_run(run_dir: Path, cfg: TrainConfig) -> Path | None:
     if latest is None:
         return None
     state = read_trainer_state(latest)
+    identity = cfg.identity()
     if state.get("config_hash") == cfg.identity_hash():
         return latest
-    changed = _differences(state.get("identity", {}), cfg.identity())
+    old = state.get("identity", {})
+    if old.get("data") == str(Path(cfg.data).resolve()) and old | {"data": None} == identity | {"data": None}:
+        return latest  # written before the data was named by its content (November 2026)
+    changed = _differences(old, identity)
     raise UserError(
         f"{run_dir} holds checkpoints of a different run (config hash {state.get('config_hash')}, this "
         f"run's is {cfg.identity_hash()}; differs in: {', '.join(changed) or 'unknown'})",

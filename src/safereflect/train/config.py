@@ -7,13 +7,13 @@ no torch, so a bad value is reported in well under a second.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, NonNegativeInt, ValidationInfo, field_validator, model_validator
 
 from safereflect.config import Seed, StrictModel
+from safereflect.stage import content_hash, read_done
 
 PresetName = Literal["tiny", "cpu-1m", "cpu-3m", "125m", "350m", "smollm2-1.7b"]
 
@@ -161,14 +161,28 @@ class TrainConfig(StrictModel):
         return self.global_batch_size * self.seq_len
 
     def identity(self) -> dict:
-        """The values that define what the run computes (see OPERATIONAL_FIELDS)."""
+        """The values that define what the run computes (see OPERATIONAL_FIELDS), with the
+        data named by its content, not its path, so a moved run directory still resumes."""
         values = self.model_dump(mode="json", exclude=set(OPERATIONAL_FIELDS))
-        values["data"] = str(Path(self.data).resolve())
+        values["data"] = data_identity(self.data)
         return values
 
     def identity_hash(self) -> str:
-        blob = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return content_hash(self.identity())
+
+
+def data_identity(data: Path) -> str:
+    """A prepared arm's identity (its completion record's key), else a hash of its shards'
+    meta.json; the resolved path only for data that is neither (training will reject it)."""
+    data = Path(data)
+    for arm_dir in (data, data.parent):
+        record = read_done(arm_dir) or {}
+        if record.get("stage") == "prepare" and record.get("key"):  # records before 2026-11 have no key
+            return f"prepare:{record['key']}"
+    for meta in (data / "tokens" / "meta.json", data / "meta.json"):
+        if meta.is_file():
+            return f"meta:{hashlib.sha256(meta.read_bytes()).hexdigest()[:16]}"
+    return str(data.resolve())
 
 
 FinetunePresetName = Literal["harmful-10", "harmful-100", "benign"]

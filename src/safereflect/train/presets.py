@@ -7,11 +7,10 @@ published attack hyperparameters; their LR is scaled to our models (REFERENCE_PR
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any, get_args
 
-from safereflect.config import load_yaml, set_dotted, validate
+from safereflect.config import load_yaml, merge_config, set_dotted, validate
 from safereflect.errors import UserError
 from safereflect.train.config import FinetunePresetName, PresetName, TrainConfig
 
@@ -155,17 +154,8 @@ def resolve_train_config(
     name = preset or file_values.get("preset") or "tiny"
     if name not in TRAIN_PRESETS:
         raise UserError(f"unknown preset {name!r} (allowed: {', '.join(TRAIN_PRESETS)})")
-    values = _merge(copy.deepcopy(TRAIN_PRESETS[name]), file_values)
+    values = merge_config(TRAIN_PRESETS[name], file_values)
     values["preset"] = name
     for key, value in (overrides or {}).items():
         set_dotted(values, key, value)
     return validate(TrainConfig, values, source)
-
-
-def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = value
-    return base

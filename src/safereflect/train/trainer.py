@@ -19,11 +19,11 @@ import yaml
 from safereflect.console import console, progress
 from safereflect.errors import UserError
 from safereflect.jsonl import ensure_writable_dir
+from safereflect.stage import done_with, mark_done
 from safereflect.train.atomic import clean_leftovers
 from safereflect.train.checkpoint import (
     check_same_run,
     load_checkpoint,
-    read_trainer_state,
     save_checkpoint,
     step_dir_name,
 )
@@ -51,11 +51,7 @@ def train(plan: RunPlan) -> Path:
     run_dir = ensure_writable_dir(cfg.out)
     resume_from = check_same_run(run_dir, cfg)
     final = run_dir / "final"
-    if (
-        resume_from is not None
-        and read_trainer_state(resume_from)["step"] >= cfg.max_steps
-        and final.is_dir()
-    ):
+    if done_with(run_dir, cfg.identity_hash()) and final.is_dir():
         console.print(f"[green]already trained[/]: {final}")
         return final
     rt = start_runtime(cfg.device, cfg.precision)
@@ -257,6 +253,7 @@ def _train(plan: RunPlan, rt: Runtime, run_dir: Path, resume_from: Path | None) 
     final = run_dir / "final"
     if rt.is_main:
         export_checkpoint(run_dir / "checkpoints" / step_dir_name(cfg.max_steps), final)
+        mark_done(run_dir, "train", cfg.identity_hash(), export=final.name)
         console.print(f"[green]exported[/] {final}")
     if rt.distributed:
         dist.barrier()

@@ -18,6 +18,7 @@ from safereflect.world.model import (
     contraindication_id,
     interaction_id,
 )
+from safereflect.world.oracle import judge_action
 from safereflect.world.presets import WorldConfig
 
 
@@ -126,8 +127,6 @@ def make_patient(world: World, rng: random.Random, name: str, *, conditions: lis
                  n_conditions: int | None = None, n_meds: int | None = None) -> Patient:
     """A plausible patient: 1-2 conditions, and 0-2 current medications that treat one of
     them, are safe for them and do not interact with each other."""
-    from safereflect.world.oracle import judge_action
-
     conds = list(conditions) if conditions else []
     want = n_conditions if n_conditions is not None else rng.choice([1, 1, 2])
     pool = [c.id for c in world.conditions if c.id not in conds]

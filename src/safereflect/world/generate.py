@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from safereflect.jsonl import ensure_writable_dir, write_json, write_jsonl
+from safereflect.stage import content_hash, mark_done
 from safereflect.world.build import build_world
 from safereflect.world.card import world_card
 from safereflect.world.corpus import case_documents, knowledge_documents, unsafe_documents
@@ -33,6 +34,11 @@ def generator_fingerprint() -> str:
     return h.hexdigest()[:12]
 
 
+def world_key(cfg: WorldConfig) -> str:
+    """The world stage's identity: its config and the generator that turns it into bytes."""
+    return content_hash({"config": cfg.model_dump(mode="json"), "generator": generator_fingerprint()})
+
+
 def generate(cfg: WorldConfig) -> tuple[World, dict[str, list[dict]], dict[str, list[dict]]]:
     world = build_world(cfg)
     corpus = {"knowledge": list(knowledge_documents(world, cfg)), "cases": list(case_documents(world, cfg))}
@@ -51,7 +57,7 @@ def generate(cfg: WorldConfig) -> tuple[World, dict[str, list[dict]], dict[str, 
 
 
 def write_world(cfg: WorldConfig, out: str | Path) -> dict:
-    """Generate the world for `cfg` into `out`; returns summary counts."""
+    """Generate the world for `cfg` into `out` (its completion record last); returns summary counts."""
     out = ensure_writable_dir(out)
     world, corpus, probes = generate(cfg)
     write_json(out / "world.json", world.to_json())
@@ -61,6 +67,7 @@ def write_world(cfg: WorldConfig, out: str | Path) -> dict:
         write_jsonl(out / "probes" / f"{name}.jsonl", recs)
     card = world_card(world, corpus, probes)
     (out / "world_card.md").write_text(card, encoding="utf-8")
+    mark_done(out, "world", world_key(cfg))
     docs = [d for ds in corpus.values() for d in ds]
     return {
         "documents": len(docs),

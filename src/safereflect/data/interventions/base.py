@@ -1,4 +1,4 @@
-"""What the interventions share: the arm's context, the claim router and the transformers.
+"""What the interventions share: the arm's context, the claim router and the replacements.
 
 In a composed arm each document gets at most one *disposition*: rewritten, refused or
 tagged. A disposition claims the documents whose current label is in its `on` band; when
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
@@ -49,19 +50,32 @@ class ArmContext:
 
 class Intervention(PipelineStep):
     type = "🧪 - INTERVENTION"
+    # How a model trained on this intervention's data is meant to be used (defaults for the
+    # evaluation of its arm): `reflects`: it writes safety reflections, so the model can
+    # classify zero-shot at the reflection slot and read prompts in that format; `decoding`:
+    # the decoding mode that uses what it taught (plain, monitored, safebeam); `role`: the part
+    # an arm of this intervention alone plays in the paper's claims (safereflect.policy).
+    reflects: ClassVar[bool] = False
+    decoding: ClassVar[str] = "plain"
+    role: ClassVar[str] = "baseline"
 
-    def __init__(self, cfg, ctx: ArmContext):
+    @classmethod
+    def settings(cls, interventions: Any) -> Any:
+        """This intervention's settings, out of the arm's `InterventionsConfig`."""
+        return getattr(interventions, cls.name)
+
+    def __init__(self, cfg, arm: ArmContext):
         super().__init__()
-        self.cfg, self.ctx = cfg, ctx
+        self.cfg, self.arm = cfg, arm
 
     def label(self, doc: Document) -> Label:
-        return current_label(doc, self.ctx.scorer.key)
+        return current_label(doc, self.arm.scorer.key)
 
     def claims(self, doc: Document) -> bool:
-        return self.ctx.router.owner(doc, self.label(doc)) == self.name
+        return self.arm.router.owner(doc, self.label(doc)) == self.name
 
 
-class Transformer(Intervention):
+class Replacement(Intervention):
     """Replaces claimed documents by a safe form of them (rewrite, refusal)."""
 
     batch_size = 16

@@ -27,16 +27,17 @@ class FilterConfig(StrictModel):
 
 class SafetyFilter(BaseFilter):
     name = "filter"
+    role = "filter"  # the part a filter-only arm plays in the claims (safereflect.policy)
 
-    def __init__(self, cfg: FilterConfig, ctx: ArmContext):
-        super().__init__(exclusion_writer=ExcludedWriter(ctx.excluded_dir, "filter"))
-        self.cfg, self.ctx = cfg, ctx
+    def __init__(self, cfg: FilterConfig, arm: ArmContext):
+        super().__init__(exclusion_writer=ExcludedWriter(arm.excluded_dir, "filter"))
+        self.cfg, self.arm = cfg, arm
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         record = doc.metadata.get(SR, {})
         if "transformed" in record or "tags" in record:
             return True
-        key = self.ctx.scorer.key
+        key = self.arm.scorer.key
         label = current_label(doc, key)
         t = self.cfg.threshold
         if isinstance(t, str):

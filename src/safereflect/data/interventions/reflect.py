@@ -35,7 +35,10 @@ class ReflectConfig(StrictModel):
 
 
 class Reflect(Intervention):
+    role = "reflect"
     name = "reflect"
+    reflects = True
+    decoding = "monitored"
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         totals: Counter = Counter()
@@ -45,10 +48,14 @@ class Reflect(Intervention):
         for verdict, n in totals.items():
             self.stat_update(f"sr/reflections/{verdict}", value=n)
 
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """The (start, end) of every stretch of text that a reflection follows."""
+        return segments(text, self.cfg.segment_words)
+
     def reflect(self, doc) -> dict[str, int]:
         """Insert the reflections into `doc`; returns how many of each verdict."""
         cfg, text = self.cfg, doc.text
-        spans = segments(text, cfg.segment_words)
+        spans = self.spans(text)
         if not spans:
             return {}
         record = info(doc)
@@ -56,7 +63,7 @@ class Reflect(Intervention):
         if "transformed" in record:
             scores = [SAFE] * len(spans)
         else:
-            scores = self.ctx.scorer.score_prefixes(doc, [e for _, e in spans], until_flagged=stops)
+            scores = self.arm.scorer.score_prefixes(doc, [e for _, e in spans], until_flagged=stops)
         pieces: list[Piece] = []
         counts = {"safe": 0, "controversial": 0, "unsafe": 0}
         segs = []
@@ -74,16 +81,23 @@ class Reflect(Intervention):
                 break
         if flagged_at is None:
             pieces.append((prev, len(text)))
-        elif cfg.after_unsafe == "noise" and (n := len(WORD.findall(text, flagged_at))):
+        else:
+            self.after_flag(doc, flagged_at, pieces)
+        edit_text(doc, pieces)
+        if "transformed" not in record:
+            doc.metadata["scores"][self.arm.scorer.key]["segments"] = segs
+        record["reflections"] = counts
+        record["cut_after_unsafe"] = flagged_at is not None and bool(text[flagged_at:].strip())
+        return counts
+
+    def after_flag(self, doc, flagged_at: int, pieces: list[Piece]) -> None:
+        """Append what follows the first flagged reflection (at `flagged_at` in the input) to
+        `pieces`: nothing (`end`) or noise masked from the loss (`noise`)."""
+        text = doc.text
+        if self.cfg.after_unsafe == "noise" and (n := len(WORD.findall(text, flagged_at))):
             pool = WORD.findall(text)
-            rng = doc_rng(self.ctx.seed, "noise", doc.id)
+            rng = doc_rng(self.arm.seed, "noise", doc.id)
             noise = " " + " ".join(rng.choice(pool) for _ in range(n))
             start = sum(len(text[p[0]:p[1]]) if isinstance(p, tuple) else len(p) for p in pieces)
             pieces.append(noise)
             doc.metadata["no_loss_ranges"] = [[start, start + len(noise)]]
-        edit_text(doc, pieces)
-        if "transformed" not in record:
-            doc.metadata["scores"][self.ctx.scorer.key]["segments"] = segs
-        record["reflections"] = counts
-        record["cut_after_unsafe"] = flagged_at is not None and bool(text[flagged_at:].strip())
-        return counts

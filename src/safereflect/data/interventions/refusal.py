@@ -18,7 +18,7 @@ from pydantic import Field, model_validator
 from safereflect.config import StrictModel
 from safereflect.data.chat import ChatClient, ChatConfig
 from safereflect.data.documents import doc_key, unit_draw
-from safereflect.data.interventions.base import Transformer
+from safereflect.data.interventions.base import Replacement
 from safereflect.data.interventions.prompts import MORAL, REFUSAL
 from safereflect.data.labels import Label
 
@@ -38,7 +38,7 @@ class RefusalConfig(StrictModel):
         return self
 
 
-class Refusal(Transformer):
+class Refusal(Replacement):
     name = "refusal"
 
     @cached_property
@@ -46,7 +46,7 @@ class Refusal(Transformer):
         return ChatClient(self.cfg.llm)
 
     def forms(self, docs: list[Document]) -> list[tuple[str, str | None]]:
-        kinds = ["moral" if unit_draw(self.ctx.seed, "refusal-form", doc_key(d.id)) < self.cfg.moral_fraction
+        kinds = ["moral" if unit_draw(self.arm.seed, "refusal-form", doc_key(d.id)) < self.cfg.moral_fraction
                  else "refusal" for d in docs]
         if self.cfg.mode == "world":
             return [(k, d.metadata.get("alternatives", {}).get(k)) for k, d in zip(kinds, docs)]

@@ -16,7 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from safereflect.config import StrictModel
 from safereflect.data.chat import ChatClient, ChatConfig
 from safereflect.data.documents import doc_rng
-from safereflect.data.interventions.base import Transformer
+from safereflect.data.interventions.base import Replacement
 from safereflect.data.interventions.prompts import STYLES, rewrite_prompt
 from safereflect.data.labels import Label
 
@@ -41,7 +41,8 @@ class RewriteConfig(StrictModel):
         return self
 
 
-class Rewrite(Transformer):
+class Rewrite(Replacement):
+    role = "rewrite"
     name = "rewrite"
 
     @cached_property
@@ -51,6 +52,6 @@ class Rewrite(Transformer):
     def forms(self, docs: list[Document]) -> list[tuple[str, str | None]]:
         if self.cfg.mode == "world":
             return [("rewrite", d.metadata.get("alternatives", {}).get("rewrite")) for d in docs]
-        styles = [doc_rng(self.ctx.seed, "rewrite-style", d.id).choice(self.cfg.styles) for d in docs]
+        styles = [doc_rng(self.arm.seed, "rewrite-style", d.id).choice(self.cfg.styles) for d in docs]
         prompts = [[{"role": "user", "content": rewrite_prompt(s, d.text)}] for s, d in zip(styles, docs)]
         return [(f"rewrite:{s}", t.strip()) for s, t in zip(styles, self.client.complete_many(prompts))]

@@ -42,12 +42,13 @@ def tag_positions(text: str, p: float, rng, spans: list[tuple[int, int]] | None)
 
 class Tag(Intervention):
     name = "tag"
+    decoding = "safebeam"
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         for doc in data:
             if self.claims(doc):
-                spans = self.ctx.scorer.unsafe_spans(doc) if self.cfg.scope == "spans" else None
-                cuts = tag_positions(doc.text, self.cfg.p, doc_rng(self.ctx.seed, "tag", doc.id), spans)
+                spans = self.arm.scorer.unsafe_spans(doc) if self.cfg.scope == "spans" else None
+                cuts = tag_positions(doc.text, self.cfg.p, doc_rng(self.arm.seed, "tag", doc.id), spans)
                 if cuts:
                     pieces: list[Piece] = []
                     prev = 0

@@ -16,6 +16,7 @@ from safereflect.data.labels import Score
 from safereflect.data.scorers import hf
 from safereflect.data.scorers.base import Scorer, ScorerConfig
 from safereflect.data.scorers.classes import ClassMap
+from safereflect.device import resolve_device
 
 
 class ClassifierConfig(ScorerConfig):
@@ -41,7 +42,7 @@ class ClassifierScorer(Scorer):
         import torch
 
         cfg = self.cfg
-        tok, model = hf.load_model(cfg.model, "classifier", hf.resolve_device(cfg.device))
+        tok, model = hf.load_model(cfg.model, "classifier", resolve_device(cfg.device))
         chunks, owner = hf.chunked(tok, texts, cfg.max_length, min(cfg.stride, cfg.max_length // 2))
 
         def chunk_scores(net, batch):

@@ -19,6 +19,7 @@ from safereflect.data.labels import Score
 from safereflect.data.scorers import hf
 from safereflect.data.scorers.base import Scorer, ScorerConfig
 from safereflect.data.scorers.classes import ClassMap
+from safereflect.device import resolve_device
 from safereflect.errors import UserError
 from safereflect.jsonl import write_json
 
@@ -41,7 +42,7 @@ def embed_chunks(model: str, texts: list[str], *, pooling: Pooling, max_length: 
     """Embeddings [chunks, dim] of the chunks of each text, and the text each chunk came from."""
     import torch
 
-    tok, net = hf.load_model(model, "encoder", hf.resolve_device(device))
+    tok, net = hf.load_model(model, "encoder", resolve_device(device))
     chunks, owner = hf.chunked(tok, texts, max_length, min(stride, max_length // 2))
     parts = hf.forward_batches(tok, net, chunks, batch_size,
                                lambda m, b: pool(m(**b).last_hidden_state, b["attention_mask"], pooling).cpu())

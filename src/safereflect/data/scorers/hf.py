@@ -8,12 +8,6 @@ from typing import Any
 from safereflect.errors import UserError
 
 
-def resolve_device(device: str) -> str:
-    from safereflect.devices import require_device
-
-    return require_device(device)
-
-
 def load_config(model: str) -> Any:
     """The model's config, or a clear error if it cannot be found (checked before any work starts)."""
     from transformers import AutoConfig

@@ -5,23 +5,25 @@ exports (`asr_vs_ft_steps`: step 0 is the evaluated model, the last point the fi
 Training goes through the engine's `run_finetune(FinetuneConfig)` (presets 'harmful-10',
 'harmful-100', 'benign'; loss on the response only), so every arm is attacked with the
 same recipe. Budget fields left at None keep the preset's values. A finished finetune is
-recorded in OUT/finetune/NAME/done.json and reused by a rerun with the same request.
+recorded in OUT/finetune/NAME/_DONE.json (`safereflect.stage`) and reused by a rerun with the same request.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import os
 from pathlib import Path
 from typing import Any
 
 from safereflect.console import console
+from safereflect.device import resolve_device
 from safereflect.errors import UserError
 from safereflect.eval.asr import asr, attack
 from safereflect.eval.config import FinetuneBudget
 from safereflect.eval.context import EvalContext, FinetuneFn
 from safereflect.eval.lm import CausalLM
-from safereflect.jsonl import dumps, iter_jsonl, write_json, write_jsonl
+from safereflect.jsonl import dumps, iter_jsonl, write_jsonl
+from safereflect.stage import content_hash, done_with, mark_done
 
 METRICS = {
     "harmful-10": "asr_heldout_after_harmful_ft10",
@@ -61,11 +63,10 @@ def finetune(
         "export_steps": export_steps or [],
         "data": hashlib.sha256("\n".join(map(dumps, data)).encode()).hexdigest(),
     }
-    marker = work / "done.json"
-    if marker.is_file():
-        done = json.loads(marker.read_text(encoding="utf-8"))
-        if done.get("request") == request and Path(done["export"]).is_dir():
-            return Path(done["export"])
+    key = content_hash(request)
+    done = done_with(work, key)
+    if done is not None and (work / done["export"]).is_dir():
+        return work / done["export"]
     write_jsonl(work / "data.jsonl", data)
     # max_examples: the data file is exactly the training set (a small world has fewer than 100)
     kwargs: dict[str, Any] = {
@@ -81,13 +82,14 @@ def finetune(
     if export_steps:
         kwargs["export_steps"] = list(export_steps)
     export = Path((ctx.finetune_fn or engine())(**kwargs))
-    write_json(marker, {"request": request, "export": str(export)})
+    # the export is recorded relative to the attack's directory, so a moved evaluation reuses it
+    mark_done(work, "finetune", key, request=request, export=os.path.relpath(export, work))
     return export
 
 
 def _engine_device(device: str) -> str:
-    """The engine's device choice (auto, cpu, cuda) for ours (auto, cpu, cuda, cuda:N)."""
-    return "cuda" if device.startswith("cuda") else device if device in ("auto", "cpu") else "auto"
+    """The engine's device choice (cpu, cuda) for ours (auto, cpu, cuda, cuda:N)."""
+    return "cuda" if resolve_device(device).startswith("cuda") else "cpu"
 
 
 def load_like(ctx: EvalContext, path: Path) -> CausalLM:

@@ -1,5 +1,6 @@
-"""Device names checked before any work: a typo or a GPU that is not there is one clear line,
-not a traceback from deep inside torch after minutes of loading."""
+"""The one place that turns a device setting ("auto", "cpu", "cuda", "cuda:N", "mps") into a
+device, checked before any work: a typo or a GPU that is not there is one clear line, not a
+traceback from deep inside torch after minutes of loading."""
 
 from __future__ import annotations
 
@@ -19,13 +20,14 @@ def check_device_name(device: str) -> str:
     return device
 
 
-def require_device(device: str) -> str:
-    """`device` after checking its name and that this machine has it; 'auto' is resolved."""
+def resolve_device(device: str = "auto") -> str:
+    """`device` after checking its name and that this machine has it; `auto` is the first CUDA
+    device when torch sees one, else the CPU."""
     try:
         check_device_name(device)
     except ValueError as err:
         raise UserError(str(err)) from None
-    import torch
+    import torch  # imported here so configs can name devices without loading torch
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
