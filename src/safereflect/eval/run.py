@@ -45,7 +45,7 @@ PROBE_SETS: dict[str, tuple[str, ...]] = {
     "gcg": ("harmful_heldout",),
     "cls": ("classification",),
     "capability": ("safe_tasks", "knowledge"),
-    "finetune": ("harmful_heldout", "ft_harmful", "ft_benign"),
+    "finetune": ("harmful_seen", "harmful_heldout", "safe_tasks", "ft_harmful", "ft_benign"),
 }
 
 
