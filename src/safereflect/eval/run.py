@@ -5,7 +5,8 @@ OUT/generations.jsonl every prompt, completion, halt/check record, judge and ver
 OUT/scores.jsonl      every per-item score that is not a generation (classification, ranking)
 OUT/judges.json       {metric: the judge or method behind it}
 OUT/metrics.json      {name: {"mean", "ci95": [lo, hi], "n"}}, groups {name: {key: ...}} and
-                      `asr_vs_ft_steps` {run: [{"step", "mean", "ci95", "n"}]} (written last: the done marker)
+                      `asr_vs_ft_steps` {run: [{"step", "mean", "ci95", "n", "asr_seen", "task_acc"}]}
+                      (held-out ASR, with seen ASR and task accuracy beside it; written last: the done marker)
 OUT/finetune/NAME/    finetuning attacks' data, runs and exports
 
 A finished OUT with the same config (ignoring `out` itself) is not recomputed.
