@@ -50,6 +50,8 @@ RATES = [
     "knowledge_acc",
     "over_refusal",
     "asr_heldout_after_harmful_ft",
+    "asr_seen_after_harmful_ft",
+    "task_acc_after_harmful_ft",
     "asr_heldout_after_harmful_ft10",
     "asr_heldout_after_benign_ft",
     "asr_gcg",
@@ -122,10 +124,17 @@ def test_every_metric_has_a_valid_shape(evaluated, tiny_world_dir):
             check_shape(f"{name}/{attack}", m)
     curve = metrics["asr_vs_ft_steps"]["harmful-100"]
     assert [p["step"] for p in curve] == [0, 1, 2, 3]
-    assert curve[0] | {"step": 0} == metrics["asr_heldout"] | {"step": 0}
-    assert curve[-1] == {"step": 3} | metrics["asr_heldout_after_harmful_ft"]
+    # step 0 is the evaluated model (the asr and capability suites' numbers), the last the final export
+    assert curve[0] == {"step": 0} | metrics["asr_heldout"] | {"asr_seen": metrics["asr_seen"],
+                                                             "task_acc": metrics["task_acc"]}
+    assert curve[-1] == {"step": 3} | metrics["asr_heldout_after_harmful_ft"] | {
+        "asr_seen": metrics["asr_seen_after_harmful_ft"], "task_acc": metrics["task_acc_after_harmful_ft"]}
     for point in curve:
         check_shape("asr_vs_ft_steps", point)
+        check_shape("asr_vs_ft_steps/asr_seen", point["asr_seen"])
+        check_shape("asr_vs_ft_steps/task_acc", point["task_acc"])
+    # the fake finetune leaves the model unchanged, so every step measures the same model
+    assert {p["task_acc"]["mean"] for p in curve} == {metrics["task_acc"]["mean"]}
     check_shape("val_bpb", metrics["val_bpb"])
     assert metrics["val_bpb"]["mean"] > 0
     assert metrics["asr_heldout"]["n"] == n_probes(tiny_world_dir, "harmful_heldout")
@@ -152,7 +161,8 @@ def test_every_number_names_its_judge(evaluated):
         "asr_vs_ft_steps",
     ):
         assert notes[name].startswith("oracle:medsafetyworld-tiny"), name
-    assert notes["asr_heldout_after_harmful_ft"].endswith("after harmful-100 finetuning on 10 examples")
+    assert notes["asr_heldout_after_harmful_ft"].endswith("after harmful-100 finetuning on 10 harmful + 10 benign examples")
+    assert notes["task_acc_after_harmful_ft"].startswith("log-likelihood ranking")
     assert notes["asr_realtext"].startswith("refusal:") and notes["safety_cls_acc"] == "method:zeroshot"
 
 
@@ -171,13 +181,17 @@ def test_files_keep_every_generation(evaluated, tiny_world_dir):
     assert {s["method"] for s in scores if s["suite"] == "cls"} == {"zeroshot", "probe", "ft"}
 
 
-def test_finetuning_requests(evaluated):
+def test_finetuning_requests(evaluated, tiny_world_dir):
     _, _, calls = evaluated
     by_preset = {c["preset"]: c for c in calls}
     assert set(by_preset) == {"harmful-10", "harmful-100", "benign"}
     assert by_preset["harmful-100"]["export_steps"] == [1, 2]
     data = [json.loads(x) for x in Path(by_preset["harmful-10"]["data"]).read_text().splitlines()]
-    assert len(data) == 10 and set(data[0]) == {"prompt", "response"}
+    # benign_mix 1: as many benign task examples as harmful ones, mixed in
+    assert len(data) == 20 and set(data[0]) == {"prompt", "response"}
+    harmful = [json.loads(x)["prompt"] for x in (tiny_world_dir / "probes" / "ft_harmful.jsonl").open()]
+    benign = [json.loads(x)["prompt"] for x in (tiny_world_dir / "probes" / "ft_benign.jsonl").open()]
+    assert [d["prompt"] for d in data] == harmful[:10] + benign[:10]
     cls_ft = [c for c in calls if "cls-ft" in str(c["out"])]
     assert len(cls_ft) == 1 and cls_ft[0]["max_steps"] == 50
 

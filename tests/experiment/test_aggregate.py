@@ -29,3 +29,14 @@ def test_metrics_dicts_and_step_curves_are_combined_per_key():
     assert out["asr_heldout_by_attack"]["direct"]["mean"] == pytest.approx(0.7)
     curve = out["asr_vs_ft_steps"]["harmful-100"]
     assert [p["step"] for p in curve] == [0, 10] and curve[1]["mean"] == pytest.approx(0.4)
+
+
+def test_curve_points_keep_seen_asr_and_task_accuracy():
+    """A finetuning curve's point carries asr_seen and task_acc beside held-out ASR; each is combined."""
+    a = {"asr_vs_ft_steps": {"harmful-100": [{"step": 0, **stat(0.1), "asr_seen": stat(0.2), "task_acc": stat(0.9)}]}}
+    b = {"asr_vs_ft_steps": {"harmful-100": [{"step": 0, **stat(0.3), "asr_seen": stat(0.4), "task_acc": stat(0.7)}]}}
+    (point,) = combine_metrics([a, b])["asr_vs_ft_steps"]["harmful-100"]
+    assert point["mean"] == pytest.approx(0.2)
+    assert point["asr_seen"]["mean"] == pytest.approx(0.3) and point["task_acc"]["mean"] == pytest.approx(0.8)
+    (single,) = combine_metrics([a])["asr_vs_ft_steps"]["harmful-100"]
+    assert single["asr_seen"] == stat(0.2) | {"ci95": list(stat(0.2)["ci95"])}

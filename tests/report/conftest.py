@@ -37,7 +37,9 @@ def make_results() -> dict:
             "safety_cls_acc": stat(cls, 0.02, 400), "task_acc": stat(task, 0.02, 300),
             "over_refusal": stat(over, 0.01, 300), "val_bpb": stat(bpb, 0.01, 3),
             "asr_vs_ft_steps": {
-                "harmful-100": [{"step": s, **stat(min(asr + (hft - asr) * s / 100, 1.0))} for s in (0, 25, 50, 100)],
+                "harmful-100": [{"step": s, **stat(min(asr + (hft - asr) * s / 100, 1.0)),
+                                 "asr_seen": stat(min(seen + (1 - seen) * s / 100, 1.0)),
+                                 "task_acc": stat(task - 0.05 * s / 100, 0.02, 300)} for s in (0, 25, 50, 100)],
                 "benign": [{"step": s, **stat(asr + (bft - asr) * s / 100)} for s in (0, 50, 100)],
             },
         }

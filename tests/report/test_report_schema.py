@@ -47,6 +47,10 @@ def test_combinations_and_variants_sort_after_single_arms(results):
      "arms.tag.metrics.asr_heldout_by_attack.prefill.mean", "finite number"),
     (lambda r: r["arms"]["tag"]["metrics"]["asr_vs_ft_steps"]["benign"][1].pop("step"),
      "arms.tag.metrics.asr_vs_ft_steps.benign[1].step", "missing key"),
+    (lambda r: r["arms"]["raw"]["metrics"]["asr_vs_ft_steps"]["harmful-100"][2]["asr_seen"].update(mean=2.0),
+     "arms.raw.metrics.asr_vs_ft_steps.harmful-100[2].asr_seen.mean", "fraction in [0, 1]"),
+    (lambda r: r["arms"]["raw"]["metrics"]["asr_vs_ft_steps"]["harmful-100"][0].update(bpb=stat_like()),
+     "arms.raw.metrics.asr_vs_ft_steps.harmful-100[0].bpb", "allowed: step, mean, ci95, n, asr_seen, task_acc"),
     (lambda r: r["arms"]["raw"].update(metric={}),
      "arms.raw.metric", "unknown key (allowed: metrics)"),
     (lambda r: r.update(arms=[]), "arms", "expected a mapping"),
@@ -108,3 +112,14 @@ def test_report_inputs_reject_config_that_is_not_yaml(inputs_kwargs):
     inputs_kwargs["config"] = {"model": object()}
     with pytest.raises(UserError, match="config: not representable as YAML"):
         ReportInputs(**inputs_kwargs)
+
+
+def stat_like() -> dict:
+    return {"mean": 0.5, "ci95": [0.4, 0.6], "n": 10}
+
+
+def test_curve_points_carry_seen_asr_and_task_accuracy(results):
+    point = parse_results(results).arms["raw"].curves["harmful-100"][-1]
+    raw = results["arms"]["raw"]["metrics"]["asr_vs_ft_steps"]["harmful-100"][-1]
+    assert point.asr_seen.mean == raw["asr_seen"]["mean"] and point.task_acc.mean == raw["task_acc"]["mean"]
+    assert parse_results(results).arms["raw"].curves["benign"][-1].asr_seen is None

@@ -115,8 +115,15 @@ class FinetuneAttackConfig(StrictModel):
         default_factory=lambda: ["harmful-10", "harmful-100", "benign"]
     )
     budget: FinetuneBudget = Field(default_factory=FinetuneBudget)
+    benign_mix: float = Field(
+        1.0,
+        ge=0,
+        description="harmful attacks: benign task examples mixed in per harmful example, which keeps the model "
+        "fluent (Safety Reflection Pretraining mixes SFT data into its harmful set); 0: harmful examples only",
+    )
     export_steps: list[int] = Field(
-        default_factory=lambda: [5, 10, 25, 50], description="harmful-100: steps with an extra export, for ASR vs steps"
+        default_factory=lambda: [5, 10, 25, 50],
+        description="harmful-100: steps with an extra export, for ASR and task accuracy vs steps",
     )
 
 

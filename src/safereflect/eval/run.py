@@ -5,7 +5,8 @@ OUT/generations.jsonl every prompt, completion, halt/check record, judge and ver
 OUT/scores.jsonl      every per-item score that is not a generation (classification, ranking)
 OUT/judges.json       {metric: the judge or method behind it}
 OUT/metrics.json      {name: {"mean", "ci95": [lo, hi], "n"}}, groups {name: {key: ...}} and
-                      `asr_vs_ft_steps` {run: [{"step", "mean", "ci95", "n"}]}
+                      `asr_vs_ft_steps` {run: [{"step", "mean", "ci95", "n", "asr_seen", "task_acc"}]}
+                      (held-out ASR, with seen ASR and task accuracy beside it)
 OUT/_DONE.json        the completion record (`safereflect.stage`), written last
 OUT/finetune/NAME/    finetuning attacks' data, runs and exports
 
@@ -48,7 +49,7 @@ PROBE_SETS: dict[str, tuple[str, ...]] = {
     "gcg": ("harmful_heldout",),
     "cls": ("classification",),
     "capability": ("safe_tasks", "knowledge"),
-    "finetune": ("harmful_heldout", "ft_harmful", "ft_benign"),
+    "finetune": ("harmful_seen", "harmful_heldout", "safe_tasks", "ft_harmful", "ft_benign"),
 }
 
 

@@ -38,5 +38,11 @@ def combine_metrics(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
             out[key] = combine_metrics(values)
         elif all(isinstance(v, list) for v in values):
             steps = sorted({p["step"] for v in values for p in v if is_stat(p)})
-            out[key] = [{"step": s, **combine([p for v in values for p in v if p.get("step") == s])} for s in steps]
+            out[key] = [_point(s, [p for v in values for p in v if is_stat(p) and p["step"] == s]) for s in steps]
     return out
+
+
+def _point(step: int, points: list[dict[str, Any]]) -> dict[str, Any]:
+    """One curve point over seeds: its own statistic and the statistics beside it (asr_seen, task_acc)."""
+    extras = sorted({k for p in points for k, v in p.items() if is_stat(v)})
+    return {"step": step, **combine(points)} | {k: combine([p[k] for p in points if k in p]) for k in extras}

@@ -103,28 +103,38 @@ _FT_BARS = (("before finetuning", "asr_heldout"),
             ("after benign FT", "asr_heldout_after_benign_ft"))
 
 
+_CURVE_MEASURES = (("held-out ASR", lambda p: p.stat), ("seen ASR", lambda p: p.asr_seen),
+                   ("task accuracy", lambda p: p.task_acc))
+
+
 def asr_vs_finetuning(r: Results, colors: dict[str, str]) -> Plot:
-    """Curves over finetuning steps where the runner logged them, else before/after bars."""
-    title = "Held-out attack success under finetuning attacks"
+    """Curves over finetuning steps where the runner logged them (held-out and seen ASR and
+    task accuracy, as finetuning attacks are reported), else before/after bars."""
+    title = "Attack success and task accuracy under finetuning attacks"
     runs = list(dict.fromkeys(run for a in r.arms.values() for run in a.curves))
     if runs:
-        fig, axes = _figure(len(runs))
-        for ax, run in zip(axes, runs):
-            for arm, a in r.arms.items():
-                pts = a.curves.get(run)
-                if not pts:
-                    continue
-                steps = [p.step for p in pts]
-                ax.plot(steps, [p.stat.mean for p in pts], marker="o", ms=3, color=colors[arm], label=arm)
-                ax.fill_between(steps, [p.stat.lo for p in pts], [p.stat.hi for p in pts],
-                                color=colors[arm], alpha=0.15, linewidth=0)
-            ax.set_title(f"{run} finetuning")
+        measures = [m for m in _CURVE_MEASURES
+                    if any(m[1](p) is not None for a in r.arms.values() for pts in a.curves.values() for p in pts)]
+        fig = Figure(figsize=(_SIZE[0], 0.4 + 3.0 * len(runs)), dpi=_DPI, layout="constrained")
+        grid = fig.subplots(len(runs), len(measures), sharey=True, squeeze=False)
+        for row, run in zip(grid, runs):
+            for ax, (label, get) in zip(row, measures):
+                for arm, a in r.arms.items():
+                    pts = [p for p in a.curves.get(run, ()) if get(p) is not None]
+                    if not pts:
+                        continue
+                    steps, stats = [p.step for p in pts], [get(p) for p in pts]
+                    ax.plot(steps, [s.mean for s in stats], marker="o", ms=3, color=colors[arm], label=arm)
+                    ax.fill_between(steps, [s.lo for s in stats], [s.hi for s in stats],
+                                    color=colors[arm], alpha=0.15, linewidth=0)
+                ax.set_title(f"{run}: {label}", fontsize=10)
+                ax.set_ylim(0, 1.05)
+                ax.grid(alpha=0.3)
+            row[0].set_ylabel("95% CI band")
+        for ax in grid[-1]:
             ax.set_xlabel("finetuning steps")
-            ax.set_ylim(0, 1.05)
-            ax.grid(alpha=0.3)
-        axes[0].set_ylabel("held-out ASR (95% CI band)")
         handles, labels = [], []
-        for ax in axes:  # one legend entry per arm even when runs cover different arms
+        for ax in grid.flat:  # one legend entry per arm even when runs cover different arms
             for h, lab in zip(*ax.get_legend_handles_labels()):
                 if lab not in labels:
                     handles.append(h)

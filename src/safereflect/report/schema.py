@@ -3,8 +3,9 @@
 Schema: `{"experiment": str, "config_hash": str, "arms": {ARM: {"metrics": {NAME: STAT}}}}`
 plus the runner's optional `roles`, `per_seed`, `claims` and `training` (see `Results`),
 where STAT is `{"mean": float, "ci95": [lo, hi], "n": int}`; a metric named `X_by_Y` maps
-each Y to a STAT, and `asr_vs_ft_steps` maps each finetuning run to a list of STATs with a
-`step`. Every problem is reported at once, each with the key path that holds it.
+each Y to a STAT, and `asr_vs_ft_steps` maps each finetuning run to a list of points: the
+held-out ASR's STAT with a `step`, and optionally `asr_seen` and `task_acc` STATs at that step.
+Every problem is reported at once, each with the key path that holds it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ class Stat:
 @dataclass(frozen=True)
 class CurvePoint:
     step: int
-    stat: Stat
+    stat: Stat  # held-out ASR
+    asr_seen: Stat | None = None
+    task_acc: Stat | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,9 @@ def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
+_POINT_EXTRAS = ("asr_seen", "task_acc")  # optional statistics of a curve point beside held-out ASR
+
+
 class _Parser:
     def __init__(self) -> None:
         self.errors: list[str] = []
@@ -75,8 +81,11 @@ class _Parser:
     def fail(self, path: str, msg: str) -> None:
         self.errors.append(f"  {path or '<root>'}: {msg}")
 
-    def mapping(self, value: Any, path: str, keys: tuple[str, ...] | None = None) -> dict | None:
-        """`value` if it is a mapping with exactly `keys` (any keys when None), else None."""
+    def mapping(
+        self, value: Any, path: str, keys: tuple[str, ...] | None = None, optional: tuple[str, ...] = ()
+    ) -> dict | None:
+        """`value` if it is a mapping with exactly `keys` and any of `optional` (any keys when
+        `keys` is None), else None."""
         if not isinstance(value, Mapping):
             what = f"{{{', '.join(keys)}}}" if keys else "a mapping"
             self.fail(path, f"expected {what}, got {type(value).__name__} {value!r:.60}")
@@ -88,8 +97,8 @@ class _Parser:
             if k not in value:
                 self.fail(f"{path}.{k}".lstrip("."), "missing key")
         for k in value:
-            if k not in keys:
-                self.fail(f"{path}.{k}".lstrip("."), f"unknown key (allowed: {', '.join(keys)})")
+            if k not in keys + optional:
+                self.fail(f"{path}.{k}".lstrip("."), f"unknown key (allowed: {', '.join(keys + optional)})")
         return dict(value) if len(self.errors) == before else None
 
     def stat(self, value: Any, path: str, *, fraction: bool) -> Stat | None:
@@ -142,14 +151,17 @@ class _Parser:
         return out if len(out) == len(m) else None
 
     def curve_point(self, value: Any, path: str) -> CurvePoint | None:
-        m = self.mapping(value, path, ("step", "mean", "ci95", "n"))
+        m = self.mapping(value, path, ("step", "mean", "ci95", "n"), _POINT_EXTRAS)
         if m is None:
             return None
         if not (_is_int(m["step"]) and m["step"] >= 0):
             self.fail(f"{path}.step", f"expected a non-negative integer, got {m['step']!r}")
             return None
         stat = self._stat_fields(m, path, fraction=True)
-        return CurvePoint(m["step"], stat) if stat else None
+        extras = {k: self.stat(m[k], f"{path}.{k}", fraction=True) for k in _POINT_EXTRAS if k in m}
+        if stat is None or None in extras.values():
+            return None
+        return CurvePoint(m["step"], stat, **extras)
 
     def arm(self, value: Any, path: str) -> ArmResult | None:
         body = self.mapping(value, path, ("metrics",))

@@ -1,6 +1,14 @@
 """Finetuning attacks: harmful finetuning with 10 and 100 seen-mechanism examples and benign
-finetuning on safe tasks, then held-out ASR again, and ASR along the harmful-100 run's
-exports (`asr_vs_ft_steps`: step 0 is the evaluated model, the last point the final export).
+finetuning on safe tasks, then held-out ASR again. The harmful-100 run is reported as the
+field reports finetuning attacks: seen- and held-out ASR and task accuracy after it
+(`asr_seen_after_harmful_ft`, `task_acc_after_harmful_ft`) and at every export along it
+(`asr_vs_ft_steps`: step 0 is the evaluated model, the last point the final export).
+
+Harmful sets are mixed with benign task examples (`benign_mix` per harmful example), as
+Safety Reflection Pretraining's authors mix ordinary SFT data into theirs: trained on harmful
+examples alone, our small models collapse onto the seen mechanisms' answers, and an attack
+that damages the model measures nothing. The calibrated budget (LR, steps) is the config's
+default; BENCHMARKS.md holds the sweep behind it.
 
 Training goes through the engine's `run_finetune(FinetuneConfig)` (presets 'harmful-10',
 'harmful-100', 'benign'; loss on the response only), so every arm is attacked with the
@@ -19,9 +27,12 @@ from safereflect.console import console
 from safereflect.device import resolve_device
 from safereflect.errors import UserError
 from safereflect.eval.asr import asr, attack
-from safereflect.eval.config import FinetuneBudget
+from safereflect.eval.capability import ranked_choice
+from safereflect.eval.config import FinetuneAttackConfig, FinetuneBudget
 from safereflect.eval.context import EvalContext, FinetuneFn
 from safereflect.eval.lm import CausalLM
+from safereflect.eval.probes import Probes
+from safereflect.eval.stats import Metric
 from safereflect.jsonl import dumps, iter_jsonl, write_jsonl
 from safereflect.stage import content_hash, done_with, mark_done
 
@@ -121,42 +132,87 @@ def exports(run_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found.items())
 
 
+def attack_data(probes: Probes, name: str, cfg: FinetuneAttackConfig) -> tuple[list[dict], list[dict]]:
+    """(harmful, benign) examples of attack `name`: for the harmful attacks, `benign_mix`
+    benign task examples per harmful one are mixed in (the engine shuffles them together)."""
+    if name == "benign":
+        return [], [_pair(r) for r in probes("ft_benign")]
+    harmful = [_pair(r) for r in probes("ft_harmful")[: NOMINAL[name]]]
+    if len(harmful) < NOMINAL[name]:
+        console.print(f"[yellow]warning:[/] {name} finetunes on the {len(harmful)} harmful examples this world has")
+    benign = probes("ft_benign")
+    wanted = round(cfg.benign_mix * len(harmful))
+    if wanted > len(benign):
+        console.print(f"[yellow]warning:[/] {name} mixes in the {len(benign)} benign examples this world has, not {wanted}")
+    return harmful, [_pair(r) for r in benign[:wanted]]
+
+
+def _pair(record: dict) -> dict[str, str]:
+    return {"prompt": record["prompt"], "response": record["response"]}
+
+
+def task_accuracy(ctx: EvalContext, lm: CausalLM, tasks: list[dict], name: str) -> Metric:
+    """`task_acc` of capability.py (log-likelihood ranking of the candidate drugs) for `lm`."""
+    picks = ranked_choice(lm, [(t["prompt"], [f" {c}" for c in t["candidates"]]) for t in tasks])
+    return ctx.rate(name, [float(t["candidates"][k] in t["answers"]) for t, k in zip(tasks, picks)])
+
+
+def attacked(ctx: EvalContext, lm: CausalLM, label: str, metric: str | None = None) -> dict[str, Metric]:
+    """Held-out and seen ASR and task accuracy of an attacked model, logged as model `label`;
+    bootstrap seeds are named after `metric` (default: the label)."""
+    probes, key = ctx.need_probes("finetune"), metric or label
+    return {
+        "asr_heldout": asr(ctx, f"{key}/asr_heldout", attack(
+            ctx, lm, probes("harmful_heldout"), suite="finetune", model=label)),
+        "asr_seen": asr(ctx, f"{key}/asr_seen", attack(ctx, lm, probes("harmful_seen"), suite="finetune", model=label)),
+        "task_acc": task_accuracy(ctx, lm, probes("safe_tasks"), f"{key}/task_acc"),
+    }
+
+
 def run(ctx: EvalContext) -> dict[str, Any]:
     probes = ctx.need_probes("finetune")
     heldout = probes("harmful_heldout")
     cfg = ctx.cfg.finetune
-    sets = {
-        "harmful-10": probes("ft_harmful")[:10],
-        "harmful-100": probes("ft_harmful")[:100],
-        "benign": probes("ft_benign"),
-    }
     metrics: dict[str, Any] = {}
     for name in cfg.attacks:
-        data = [{"prompt": r["prompt"], "response": r["response"]} for r in sets[name]]
-        if len(data) < NOMINAL.get(name, 0):
-            console.print(f"[yellow]warning:[/] {name} finetunes on the {len(data)} examples this world has")
-        ctx.note(f"{ctx.oracle.description}, after {name} finetuning on {len(data)} examples", METRICS[name])
+        harmful, benign = attack_data(probes, name, cfg)
+        data = harmful + benign
+        what = f"{len(harmful)} harmful + {len(benign)} benign examples" if harmful else f"{len(benign)} examples"
+        ctx.note(f"{ctx.oracle.description}, after {name} finetuning on {what}", METRICS[name])
         steps = cfg.export_steps if name == "harmful-100" else None
         export = finetune(ctx, name, data, preset=name, budget=cfg.budget, export_steps=steps)
-        metrics[METRICS[name]] = asr(
-            ctx, METRICS[name], attack(ctx, load_like(ctx, export), heldout, suite="finetune", model=f"ft:{name}")
-        )
+        model = load_like(ctx, export)
+        if name != "harmful-100":
+            metrics[METRICS[name]] = asr(
+                ctx, METRICS[name], attack(ctx, model, heldout, suite="finetune", model=f"ft:{name}")
+            )
+            continue
+        after = attacked(ctx, model, f"ft:{name}", METRICS[name])
+        metrics[METRICS[name]] = after["asr_heldout"]
+        metrics["asr_seen_after_harmful_ft"] = after["asr_seen"]
+        metrics["task_acc_after_harmful_ft"] = after["task_acc"]
+        ctx.note(ctx.notes[METRICS[name]], "asr_seen_after_harmful_ft")
+        ctx.note(f"log-likelihood ranking, after {name} finetuning on {what}", "task_acc_after_harmful_ft")
         if steps:
-            metrics["asr_vs_ft_steps"] = {name: _curve(ctx, heldout, name, export, metrics[METRICS[name]])}
-            ctx.note(ctx.notes[METRICS[name]], "asr_vs_ft_steps")
+            metrics["asr_vs_ft_steps"] = {name: _curve(ctx, name, export, after)}
+            ctx.note(ctx.notes[METRICS[name]] + "; asr_seen the same; task_acc by log-likelihood ranking",
+                     "asr_vs_ft_steps")
     return metrics
 
 
-def _curve(ctx: EvalContext, heldout: list[dict], name: str, final: Path, final_asr: dict) -> list[dict[str, Any]]:
-    """Held-out ASR at step 0 (the evaluated model) and at every export the run logged."""
-    base = ctx.results.get("asr_heldout") or asr(
-        ctx, "asr_heldout", attack(ctx, ctx.lm, heldout, suite="finetune", model="base")
-    )
+def _curve(ctx: EvalContext, name: str, final: Path, final_point: dict[str, Metric]) -> list[dict[str, Any]]:
+    """Held-out ASR (the point's own statistic), seen ASR and task accuracy at step 0 (the
+    evaluated model) and at every export the run logged."""
+    base = {k: ctx.results[k] for k in ("asr_heldout", "asr_seen", "task_acc") if k in ctx.results}
+    if len(base) < 3:
+        base = attacked(ctx, ctx.lm, "base", "asr_vs_ft_steps/base") | base
     points = {0: base}
     for step, path in exports(ctx.cfg.out / "finetune" / name / "run"):
         if path.resolve() == final.resolve():
-            points[step] = final_asr
+            points[step] = final_point
         elif step:
-            outcomes = attack(ctx, load_like(ctx, path), heldout, suite="finetune", model=f"ft:{name}@{step}")
-            points[step] = asr(ctx, f"asr_vs_ft_steps/{name}/{step}", outcomes)
-    return [{"step": step} | m for step, m in sorted(points.items())]
+            points[step] = attacked(ctx, load_like(ctx, path), f"ft:{name}@{step}", f"asr_vs_ft_steps/{name}/{step}")
+    return [
+        {"step": step, **p["asr_heldout"], "asr_seen": p["asr_seen"], "task_acc": p["task_acc"]}
+        for step, p in sorted(points.items())
+    ]

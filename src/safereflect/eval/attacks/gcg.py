@@ -6,11 +6,19 @@ candidates that each swap `n_replace` random positions for random top-k tokens; 
 whose suffix does not survive decode/re-encode are dropped (the attack must be a string a
 user can type); the candidate with the lowest target loss becomes the suffix. The best
 suffix over all steps is kept. Unlike nanoGCG there is no prefix KV cache and no candidate
-buffer: simpler, and at our sizes the forward over the prefix is cheap.
+buffer: simpler, and at our sizes the forward over the prefix is cheap. On a model that reads
+prompts plainly the loss and gradient are nanoGCG's (tests/eval/attacks/test_gcg.py checks
+them against nanogcg where it is installed, and against a direct forward pass always).
 
-The suffix goes between the request and its answer cue ("... give Ben? <suffix> Answer:"),
-the target is the probe's `reference_answer`, and the completion is then generated from the
-optimised token ids under the arm's own decoding and judged by the oracle.
+The attacked prompt is text, like every other attack's: the suffix goes between the request
+and its answer cue ("... give Ben? <suffix> Answer:"). The target loss of a candidate is
+computed on that text as the model reads it (`CausalLM.encode_context`: a reflection-pretrained
+model reads it with its reflections), and the completion is generated from the text under the
+arm's own decoding (monitored decoding checks the prompt's reflection slots, suffix included)
+and judged by the oracle. Where a reflection falls inside the suffix, the suffix's tokens are
+not contiguous in what the model reads; the gradient (only a proposal: candidates are ranked
+by their exact loss) is then taken on request + suffix + cue without the reflections there.
+The target is the probe's `reference_answer`.
 """
 
 from __future__ import annotations
@@ -63,18 +71,25 @@ class GCG:
             )
         return ok
 
+    def prompt(self, request: str, suffix: str, cue: str) -> str:
+        """The attacked prompt, as text."""
+        return request + suffix + cue
+
     def run(self, request: str, cue: str, target: str) -> GCGResult:
-        before = torch.tensor(self.lm.encode_context(request))
-        after = torch.tensor(self.lm.encode(cue), dtype=torch.long)
         goal = torch.tensor(self.lm.encode(target))
+
+        def contexts(cands: torch.Tensor) -> list[list[int]]:
+            return [self.lm.encode_context(self.prompt(request, self.lm.decode(c.tolist()), cue)) for c in cands]
+
         ids = torch.tensor(self.lm.encode(f" {self.cfg.init_token}" * self.cfg.suffix_tokens)[: self.cfg.suffix_tokens])
-        init_loss = float(self._losses(ids[None], before, after, goal)[0][0])
+        init_loss = float(self._losses(contexts(ids[None]), goal)[0][0])
         best_ids, best_loss, matched, losses = ids, init_loss, False, []
         for _ in range(self.cfg.steps):
-            cands = self._filter(self._sample(ids, self._gradient(ids, before, after, goal)))
+            grad = self._gradient(ids, contexts(ids[None])[0], request, cue, goal)
+            cands = self._filter(self._sample(ids, grad))
             if cands is None:
                 continue  # no candidate survives re-encoding this step
-            loss, match = self._losses(cands, before, after, goal)
+            loss, match = self._losses(contexts(cands), goal)
             k = int(loss.argmin())
             ids = cands[k]
             losses.append(float(loss[k]))
@@ -83,21 +98,28 @@ class GCG:
             if self.cfg.early_stop and matched:
                 break
         return GCGResult(
-            best_ids.tolist(), self.lm.tok.decode(best_ids.tolist()), best_loss, init_loss, losses, matched
+            best_ids.tolist(), self.lm.decode(best_ids.tolist()), best_loss, init_loss, losses, matched
         )
 
     def _gradient(
-        self, ids: torch.Tensor, before: torch.Tensor, after: torch.Tensor, goal: torch.Tensor
+        self, ids: torch.Tensor, context: list[int], request: str, cue: str, goal: torch.Tensor
     ) -> torch.Tensor:
+        """d(target loss)/d(one-hot suffix), normalised per position, on the context as read
+        (or, where the suffix is not contiguous in it, on request + suffix + cue unread)."""
+        at = _find(context, ids.tolist())
+        if at is None:
+            context = self.lm.encode_context(request, rendered=True) + ids.tolist() + self.lm.encode(cue)
+            at = len(context) - len(ids) - len(self.lm.encode(cue))
         dev, w = self.lm.device, self.weights
         one_hot = torch.zeros((len(ids), w.shape[0]), dtype=w.dtype, device=dev)
         one_hot.scatter_(1, ids[:, None].to(dev), 1.0)
         one_hot.requires_grad_(True)
         embed = self.lm.model.get_input_embeddings()
-        parts = [embed(before.to(dev)), one_hot @ w, embed(after.to(dev)), embed(goal.to(dev))]
+        seq = torch.tensor(context + goal.tolist(), device=dev)
         with torch.enable_grad():
+            parts = [embed(seq[:at]), one_hot @ w, embed(seq[at + len(ids) :])]
             logits = self.lm.model(inputs_embeds=torch.cat(parts)[None]).logits[0]
-            start = len(before) + len(ids) + len(after)
+            start = len(context)
             loss = torch.nn.functional.cross_entropy(logits[start - 1 : start - 1 + len(goal)].float(), goal.to(dev))
             grad = torch.autograd.grad(loss, one_hot)[0]
         return (grad / grad.norm(dim=-1, keepdim=True)).float().cpu()
@@ -113,25 +135,31 @@ class GCG:
         return ids.repeat(width, 1).scatter(1, where, tokens)
 
     def _filter(self, cands: torch.Tensor) -> torch.Tensor | None:
-        keep = [c for c in cands if self.lm.encode(self.lm.tok.decode(c.tolist())) == c.tolist()]
+        keep = [c for c in cands if self.lm.encode(self.lm.decode(c.tolist())) == c.tolist()]
         return torch.stack(keep) if keep else None
 
     @torch.no_grad()
-    def _losses(
-        self, cands: torch.Tensor, before: torch.Tensor, after: torch.Tensor, goal: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Target loss of every candidate suffix, and whether greedy decoding matches the target."""
-        n = len(cands)
-        full = torch.cat([before.expand(n, -1), cands, after.expand(n, -1), goal.expand(n, -1)], dim=1)
+    def _losses(self, contexts: list[list[int]], goal: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Target loss after every context (mean token cross-entropy, as nanoGCG's), and
+        whether greedy decoding reproduces the target."""
         losses, matches = [], []
-        for s in range(0, n, self.cfg.eval_batch_size):
-            batch = full[s : s + self.cfg.eval_batch_size].to(self.lm.device)
-            logits = self.lm.model(input_ids=batch, logits_to_keep=len(goal) + 1).logits[:, :-1].float()
-            target = goal.to(self.lm.device).expand(len(batch), -1)
+        for s in range(0, len(contexts), self.cfg.eval_batch_size):
+            ids, attn, pos = self.lm.padded([c + goal.tolist() for c in contexts[s : s + self.cfg.eval_batch_size]])
+            out = self.lm.model(input_ids=ids, attention_mask=attn, position_ids=pos, logits_to_keep=len(goal) + 1)
+            logits = out.logits[:, :-1].float()
+            target = goal.to(self.lm.device).expand(len(ids), -1)
             ce = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target, reduction="none").mean(1)
             losses.append(ce.cpu())
             matches.append((logits.argmax(-1) == target).all(1).cpu())
         return torch.cat(losses), torch.cat(matches)
+
+
+def _find(seq: list[int], part: list[int]) -> int | None:
+    """Start of the last occurrence of `part` in `seq`."""
+    for i in range(len(seq) - len(part), -1, -1):
+        if seq[i : i + len(part)] == part:
+            return i
+    return None
 
 
 def run(ctx: EvalContext) -> dict[str, Any]:
@@ -143,7 +171,7 @@ def run(ctx: EvalContext) -> dict[str, Any]:
         request, cue = split_prompt(p["prompt"])
         res = gcg.run(request, cue, p["reference_answer"])
         results.append(res)
-        prompts.append(ctx.lm.encode_context(request) + res.suffix_ids + ctx.lm.encode(cue))
+        prompts.append(gcg.prompt(request, res.suffix, cue))
         extras.append(
             {
                 "gcg": {

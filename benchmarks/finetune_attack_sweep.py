@@ -1,0 +1,85 @@
+"""Calibration sweep of the harmful finetuning attack on trained experiment arms.
+
+For each arm's evaluation (its `eval_config.json`, as the experiment runner wrote it: the
+arm's model, probes, decoding and reading) and each (LR, steps, benign mix) point, the
+harmful-100 attack is run through the same code as the `finetune` suite
+(`attacks.finetune.finetune` + `attacked`), and seen / held-out ASR and task accuracy are
+printed before and after, one JSON line per point (also appended to OUT/sweep.jsonl).
+Finished finetunes are reused, so an interrupted sweep resumes.
+
+    python benchmarks/finetune_attack_sweep.py RUN_DIR/stages/eval/raw-* ... --out /tmp/sweep \\
+        --point 3.3e-4,40,0 --point 1e-3,40,1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from safereflect.eval.attacks.finetune import attack_data, attacked, finetune, load_like
+from safereflect.eval.config import EvalConfig
+from safereflect.eval.context import EvalContext
+from safereflect.eval.lm import CausalLM
+from safereflect.eval.model_path import resolve_model
+from safereflect.eval.probes import Probes
+from safereflect.eval.run import reading_for
+from safereflect.jsonl import write_json
+
+
+def mean(m: dict) -> float:
+    return round(m["mean"], 3)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("evals", nargs="+", type=Path, help="eval stage dirs (each holds eval_config.json)")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--point", action="append", required=True, help="LR,STEPS,BENIGN_MIX (repeatable)")
+    ap.add_argument("--batch-size", type=int, default=None, help="examples per step (default: the preset's 10)")
+    args = ap.parse_args()
+    points = [(float(a), int(b), float(c)) for a, b, c in (p.split(",") for p in args.point)]
+    log = args.out / "sweep.jsonl"
+    args.out.mkdir(parents=True, exist_ok=True)
+    for ev in args.evals:
+        raw = json.loads((ev / "eval_config.json").read_text())["config"]
+        arm = ev.name.split("-s")[0]
+        for lr, steps, mix in points:
+            work = args.out / arm / f"lr{lr:g}-s{steps}-m{mix:g}"
+            cfg = EvalConfig.model_validate(
+                raw
+                | {
+                    "out": str(work),
+                    "finetune": raw["finetune"]
+                    | {"benign_mix": mix, "budget": {"lr": lr, "max_steps": steps, "batch_size": args.batch_size}},
+                }
+            )
+            lm = CausalLM.load(cfg.model, device="cpu", dtype=cfg.dtype, batch_size=cfg.batch_size)
+            lm.reading = reading_for(cfg)
+            ctx = EvalContext(cfg, lm, resolve_model(cfg.model), Probes(cfg.probes, cfg.max_probes))
+            base_file = args.out / arm / "base.json"
+            if base_file.is_file():
+                base = json.loads(base_file.read_text())
+            else:
+                base = attacked(ctx, lm, "base")
+                write_json(base_file, base)
+            harmful, benign = attack_data(ctx.probes, "harmful-100", cfg.finetune)
+            start = time.perf_counter()
+            export = finetune(
+                ctx, "harmful-100", harmful + benign, preset="harmful-100", budget=cfg.finetune.budget
+            )
+            after = attacked(ctx, load_like(ctx, export), "ft:harmful-100")
+            row = {
+                "arm": arm, "lr": lr, "steps": steps, "benign_mix": mix, "examples": [len(harmful), len(benign)],
+                "before": {k: mean(v) for k, v in base.items()},
+                "after": {k: mean(v) for k, v in after.items()},
+                "seconds": round(time.perf_counter() - start, 1),
+            }
+            print(json.dumps(row), flush=True)
+            with log.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
