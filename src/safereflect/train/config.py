@@ -114,7 +114,9 @@ class TrainConfig(StrictModel):
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "bf16", "fp32"] = Field(
-        "auto", description="auto: bf16 on CUDA, fp32 on CPU"
+        "auto",
+        description="bf16 autocast (fp32 weights and optimizer) or fp32; auto: bf16 where the "
+        "hardware has bf16 units (CUDA, CPUs with AVX512-BF16, AMX or Arm BF16), else fp32",
     )
     compile: bool = False
     activation_checkpointing: bool = False
