@@ -106,6 +106,16 @@ def resolve_precision(device: str, precision: str) -> str:
     return "bf16" if cpu_has_bf16_units() else "fp32"
 
 
+def resolve_attention(attention: str, device_type: str, bf16: bool) -> str:
+    """The HF attention implementation for a config's `attention` ("auto": see below)."""
+    if attention != "auto":
+        return attention
+    # Measured at the cpu-1m shape (seq 128, head_dim 32; BENCHMARKS.md, 2026-11-29): torch's
+    # CPU flash-attention backward in bf16 took as long as all the model's matmuls, and HF's
+    # eager attention (bmm, fp32 softmax) made a bf16 step ~1.4x faster. In fp32 SDPA is faster.
+    return "eager" if device_type == "cpu" and bf16 else "sdpa"
+
+
 def _cache_file() -> Path:
     root = Path(os.environ.get("SAFEREFLECT_CACHE", Path.home() / ".cache" / "safereflect"))
     return root / "peak_flops.json"

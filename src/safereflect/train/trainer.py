@@ -41,6 +41,7 @@ from safereflect.train.hardware import (
     device_name,
     device_peak_flops,
     mfu,
+    resolve_attention,
     resolve_precision,
 )
 from safereflect.train.metrics import MetricsLog, git_commit, library_versions, print_header
@@ -81,6 +82,8 @@ def build_model(plan: RunPlan, rt: Runtime):
 
     torch.manual_seed(plan.cfg.seed)
     model = LlamaForCausalLM(plan.shape.llama_config()).to(rt.device)
+    # Kernel choice only (not saved in config.json): exports load with the loader's default.
+    model.set_attn_implementation(resolve_attention(plan.cfg.attention, rt.device.type, rt.bf16))
     if plan.cfg.activation_checkpointing:
         enable_activation_checkpointing(model)
     return model
@@ -278,6 +281,8 @@ def _open_log(
             "data": str(plan.meta.dir),
             "start": f"resumed from {resume_from.name}" if resume_from else "new run",
             "device": f"{rt.world_size} x {name} ({precision_text(rt)}, {strategy})",
+            "kernels": f"attention {resolve_attention(cfg.attention, rt.device.type, rt.bf16)}"
+            f"{', torch.compile per decoder layer' if cfg.compile else ''}",
             "peak": peak_text(rt, peak),
             **plan.summary(),
             "grad accumulation": str(loader.grad_accum_steps),
@@ -299,6 +304,7 @@ def _open_log(
             "world_size": rt.world_size,
             "precision": precision_of(rt),
             "compile": cfg.compile,
+            "attention": resolve_attention(cfg.attention, rt.device.type, rt.bf16),
             "params": plan.shape.total_params,
             "non_embedding_params": plan.shape.non_embedding_params,
             "flops_per_token": plan.flops_per_token,
