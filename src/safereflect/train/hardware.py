@@ -102,7 +102,8 @@ def resolve_precision(device: str, precision: str) -> str:
     import torch
 
     if device == "cuda" or (device == "auto" and torch.cuda.is_available()):
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        # (without a GPU, start_runtime then says so)
+        return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
     return "bf16" if cpu_has_bf16_units() else "fp32"
 
 
