@@ -82,3 +82,12 @@ def test_device_peak_on_cpu_is_the_measured_one(tmp_path, monkeypatch):
     cpu = torch.device("cpu")
     assert hardware.device_peak_flops(cpu, "bf16") == 2e11
     assert hardware.device_peak_flops(cpu, "fp32") == 1e11
+
+
+@pytest.mark.parametrize(
+    ("device_type", "bf16", "expected"),
+    [("cpu", True, "eager"), ("cpu", False, "sdpa"), ("cuda", True, "sdpa"), ("cuda", False, "sdpa")],
+)
+def test_auto_attention_is_eager_only_for_bf16_on_cpu(device_type, bf16, expected):
+    assert hardware.resolve_attention("auto", device_type, bf16) == expected
+    assert hardware.resolve_attention("sdpa", "cpu", True) == "sdpa"  # an explicit choice stands

@@ -180,6 +180,9 @@ def test_resume_after_sigkill_reproduces_the_uninterrupted_run(precision, tokens
 
     run_training(config(run))  # the rerun: same config, same directory
     assert [r["step"] for r in records(run, "start")] == [0, killed_at]
+    assert {(r["precision"], r["attention"]) for r in records(run, "start")} == {
+        (precision, "eager" if precision == "bf16" else "sdpa")
+    }
     assert losses(run) == losses(reference)  # bit for bit, every step
     assert len(checkpoints(run)) == 2  # keep_checkpoints
 
