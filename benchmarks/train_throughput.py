@@ -1,27 +1,35 @@
-"""Training throughput of safereflect's loop against a minimal reference loop.
+"""Training throughput of safereflect's loop against a bare fp32 eager loop, with MFU.
 
 Both train the same HF Llama (same preset shape, init, sequence length, batch and number of
-steps) in this process. Ours is the real `safereflect.train` run (data loader over token
-shards, LR schedule, token-normalised loss, gradient clipping, metrics log) and its
-tokens/s is read from metrics.jsonl, which leaves out model setup, validation and
+steps) in this process. Ours is the real `safereflect.train` run as a user gets it (data
+loader over token shards, LR schedule, token-normalised loss, gradient clipping, metrics log,
+and the precision and compilation the config resolves to: bf16 autocast on CPUs with bf16
+units); its tokens/s is read from metrics.jsonl, which leaves out model setup, validation and
 checkpoints. The reference is the shortest plausible loop: fixed random batches already in
-memory, `model(input_ids, labels=...)`, plain `torch.optim.AdamW`. The first `--warmup` steps of
-each run are not timed; rounds alternate which loop runs first. Other processes on a shared
+memory, `model(input_ids, labels=...)`, plain `torch.optim.AdamW`, fp32, eager. The first
+`--warmup` steps of each run are not timed (they include compilation, whose cost ours
+reports separately); rounds alternate which loop runs first. Other processes on a shared
 machine only ever add time to a step, so the headline tokens/s comes from each loop's fastest
-step (as `timeit` reports the minimum); the median and mean are printed beside it.
+step (as `timeit` reports the minimum); the median and mean are printed beside it, and the
+load average before and after.
+
+MFU is against the peak this machine measures (safereflect.train.hardware: the best 2048^2
+matmul rate in the loop's dtype, cached per machine) on a CPU, and against the vendor's dense
+bf16 peak on a GPU.
 
     python benchmarks/train_throughput.py                                # CPU: cpu-1m, seq 128
     python benchmarks/train_throughput.py --preset cpu-3m --steps 30
+    python benchmarks/train_throughput.py --precision fp32 --no-compile  # ours without the speed-ups
     python benchmarks/train_throughput.py --device cuda --preset 125m --preset 350m --compile
 
-On CUDA both loops use bf16 autocast (and per-layer torch.compile with --compile) and MFU is
-reported against the device's bf16 peak (safereflect.train.hardware).
+On CUDA the reference also uses bf16 autocast (an fp32 GPU loop is nobody's baseline).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -30,8 +38,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from safereflect.console import console
 from safereflect.train import resolve_train_config, run_training
-from safereflect.train.hardware import device_name, mfu, peak_flops
+from safereflect.train.hardware import (
+    device_name,
+    device_peak_flops,
+    measure_matmul_flops,
+    mfu,
+    resolve_precision,
+)
 from safereflect.train.plan import plan_run
 
 
@@ -66,26 +81,25 @@ def synthetic_tokens(root: Path, vocab_size: int, n_tokens: int, seed: int) -> P
     return tokens
 
 
-def ours(cfg, warmup: int) -> list[float]:
-    """Seconds per timed step of a real run, from its metrics.jsonl."""
-    final = run_training(cfg)
-    train = [
-        r
-        for r in map(json.loads, (final.parent / "metrics.jsonl").read_text().splitlines())
-        if r["kind"] == "train"
-    ]
-    return [cfg.tokens_per_step / r["tokens_per_s"] for r in train if r["step"] > warmup]
+def ours(cfg, warmup: int) -> tuple[list[float], dict]:
+    """Seconds per timed step of a real run (from its metrics.jsonl), and its start record."""
+    console.quiet = True  # the run's header and config would bury the results
+    try:
+        final = run_training(cfg)
+    finally:
+        console.quiet = False
+    records = [json.loads(line) for line in (final.parent / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in records if r["kind"] == "train"]
+    start = next(r for r in records if r["kind"] == "start")
+    return [cfg.tokens_per_step / r["tokens_per_s"] for r in train if r["step"] > warmup], start
 
 
 def reference(cfg, llama_config, warmup: int, device: torch.device, bf16: bool) -> list[float]:
-    """Seconds per timed step of a minimal loop on the same model, shapes and step count."""
+    """Seconds per timed step of a bare eager loop on the same model, shapes and step count."""
     from transformers import LlamaForCausalLM
 
     torch.manual_seed(cfg.seed)
     model = LlamaForCausalLM(llama_config).to(device)
-    if cfg.compile:
-        for layer in model.model.layers:  # the same per-layer compilation as ours
-            layer.compile()
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay
     )
@@ -111,6 +125,10 @@ def reference(cfg, llama_config, warmup: int, device: torch.device, bf16: bool) 
     return times[warmup:]
 
 
+def load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
@@ -119,15 +137,23 @@ def main() -> None:
     )
     parser.add_argument("--seq-len", type=int, help="default: 128 on cpu, the preset's on cuda")
     parser.add_argument(
-        "--batch", type=int, help="sequences per step; default 16 on cpu, 32 on cuda"
+        "--batch", type=int, help="sequences per step; default: the preset's on cpu, 32 on cuda"
     )
     parser.add_argument("--steps", type=int, default=10, help="timed steps per loop and round")
-    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=3, help="untimed first steps of each run")
     parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--vocab-size", type=int, default=8192)
+    parser.add_argument(
+        "--vocab-size", type=int, default=1052, help="default: the demo's tokenizer (1088 rows)"
+    )
     parser.add_argument("--threads", type=int, default=2, help="CPU threads")
     parser.add_argument(
-        "--compile", action="store_true", help="torch.compile (per decoder layer) in both loops"
+        "--precision", choices=["auto", "bf16", "fp32"], help="ours; default: the preset's (auto)"
+    )
+    parser.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="ours: torch.compile on/off; default: the preset's",
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -135,66 +161,96 @@ def main() -> None:
     presets = args.preset or (["125m", "350m"] if cuda else ["cpu-1m"])
     device = torch.device("cuda" if cuda else "cpu")
     name = device_name(device)
-    bf16 = cuda and torch.cuda.is_bf16_supported()
+    ref_precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else "fp32"
+    print(f"{name}, torch {torch.__version__}, {torch.get_num_threads()} threads; {load()}")
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for preset in presets:
             seq_len = args.seq_len or (None if cuda else 128)
-            batch = args.batch or (32 if cuda else 16)
             values = {
                 "out": str(root / preset / "run"),
-                "global_batch_size": batch,
-                "micro_batch_size": batch,
                 "max_steps": args.warmup + args.steps,
                 "warmup_steps": 1,
                 "val_tokens": 0,
                 "log_every": 1,
                 "checkpoint_every": 0,
                 "device": args.device,
-                "compile": args.compile,
             }
+            batch = args.batch or (32 if cuda else None)
+            if batch:
+                values.update(global_batch_size=batch, micro_batch_size=batch)
             if seq_len:
                 values["seq_len"] = seq_len
+            if args.precision:
+                values["precision"] = args.precision
+            if args.compile is not None:
+                values["compile"] = args.compile
             probe = resolve_train_config(preset, None, {**values, "data": str(root)})
+            batch = probe.global_batch_size
             n_tokens = 4 * (args.warmup + args.steps) * batch * (probe.seq_len + 1)
             data = synthetic_tokens(root / preset, args.vocab_size, n_tokens, seed=0)
             cfg = resolve_train_config(preset, None, {**values, "data": str(data)})
             plan = plan_run(cfg)
+            ours_precision = resolve_precision(cfg.device, cfg.precision)
             llama_config = plan.shape.llama_config()
             times: dict[str, list[float]] = {"ours": [], "reference": []}
+            walls: list[float] = []
+            start: dict = {}
+            # On a CPU the peaks are also measured in every round, so that they see the same
+            # load as the loops; MFU is against the best of those and the machine's cached peak.
+            matmul: dict[str, float] = {}
             for r in range(args.rounds):
                 order = ["ours", "reference"] if r % 2 == 0 else ["reference", "ours"]
+                if not cuda:
+                    for precision in {"fp32", ours_precision}:
+                        matmul[precision] = max(matmul.get(precision, 0.0), measure_matmul_flops(precision))
                 for which in order:
                     if which == "ours":
-                        times["ours"] += ours(
+                        began = time.perf_counter()
+                        steps, start = ours(
                             cfg.model_copy(update={"out": root / preset / f"run{r}"}), args.warmup
                         )
+                        walls.append(time.perf_counter() - began - sum(steps))
+                        times["ours"] += steps
                     else:
                         times["reference"] += reference(
-                            cfg, llama_config, args.warmup, device, bf16
+                            cfg, llama_config, args.warmup, device, ref_precision == "bf16"
                         )
-            a, b = (cfg.tokens_per_step / min(times[k]) for k in ("ours", "reference"))
-            peak = peak_flops(name) if cuda else None
-            line = (
-                f"{preset}: {plan.shape.total_params / 1e6:.2f}M params, seq {cfg.seq_len}, batch {batch}, "
-                f"{name}{' bf16' if bf16 else ' fp32'}{' compiled' if args.compile else ''} | "
-                f"ours {a:,.0f} tok/s, reference {b:,.0f} tok/s, ratio {a / b:.3f}x"
-            )
-            if peak:
-                line += (
-                    f" | MFU ours {mfu(plan.flops_per_token, a, peak, 1):.1%}, "
-                    f"reference {mfu(plan.flops_per_token, b, peak, 1):.1%}"
-                )
-            print(line)
+            labels = {"ours": start["precision"], "reference": ref_precision}
+            peaks = {
+                key: max(device_peak_flops(device, labels[key]) or 0.0, matmul.get(labels[key], 0.0)) or None
+                for key in labels
+            }
+            best = {k: cfg.tokens_per_step / min(v) for k, v in times.items()}
             medians = {k: cfg.tokens_per_step / statistics.median(v) for k, v in times.items()}
-            for key, values in times.items():
-                mean = cfg.tokens_per_step * len(values) / sum(values)
-                print(
-                    f"  {key}: {len(values)} timed steps; tok/s best {cfg.tokens_per_step / min(values):,.0f}, "
+            print(
+                f"{preset}: {plan.shape.total_params / 1e6:.2f}M params (vocab {plan.shape.vocab_size}), "
+                f"seq {cfg.seq_len}, batch {batch}, {name} | ours: {start['precision']}"
+                f"{', compiled' if cfg.compile else ''}; reference: {ref_precision} eager"
+            )
+            for key, values_ in times.items():
+                mean = cfg.tokens_per_step * len(values_) / sum(values_)
+                line = (
+                    f"  {key}: {len(values_)} timed steps; tok/s best {best[key]:,.0f}, "
                     f"median {medians[key]:,.0f}, mean {mean:,.0f}"
                 )
-            print(f"  ratio of medians {medians['ours'] / medians['reference']:.3f}x")
+                if peaks[key]:
+                    line += (
+                        f" | MFU best {mfu(plan.flops_per_token, best[key], peaks[key], 1):.1%}, "
+                        f"median {mfu(plan.flops_per_token, medians[key], peaks[key], 1):.1%} "
+                        f"of {peaks[key] / 1e9:,.0f} GFLOP/s {labels[key]}"
+                    )
+                print(line)
+            print(
+                f"  ours/reference: best {best['ours'] / best['reference']:.3f}x, "
+                f"median {medians['ours'] / medians['reference']:.3f}x"
+            )
+            print(
+                "  ours, seconds outside timed steps per run (setup, warmup steps incl. compilation, "
+                f"export): min {min(walls):.1f}, max {max(walls):.1f}"
+            )
+    print(load())
 
 
 if __name__ == "__main__":

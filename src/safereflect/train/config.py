@@ -19,9 +19,9 @@ PresetName = Literal["tiny", "cpu-1m", "cpu-3m", "125m", "350m", "smollm2-1.7b"]
 
 # Fields that do not change what a run computes, so a rerun that changes them still resumes
 # the same run: where it writes, how often it logs or checkpoints, and memory/speed knobs
-# that leave the math unchanged (micro-batch size keeps the global batch; compile and
-# activation checkpointing recompute the same values; DDP and FSDP2 average the same
-# gradients).
+# that leave the math unchanged (micro-batch size keeps the global batch; compile, the
+# attention kernels and activation checkpointing recompute the same values; DDP and FSDP2
+# average the same gradients).
 OPERATIONAL_FIELDS = frozenset(
     {
         "out",
@@ -33,6 +33,7 @@ OPERATIONAL_FIELDS = frozenset(
         "tensorboard",
         "micro_batch_size",
         "compile",
+        "attention",
         "activation_checkpointing",
         "parallel",
         "loss_chunk_tokens",
@@ -115,9 +116,16 @@ class TrainConfig(StrictModel):
     seed: Seed = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "bf16", "fp32"] = Field(
-        "auto", description="auto: bf16 on CUDA, fp32 on CPU"
+        "auto",
+        description="bf16 autocast (fp32 weights and optimizer) or fp32; auto: bf16 where the "
+        "hardware has bf16 units (CUDA, CPUs with AVX512-BF16, AMX or Arm BF16), else fp32",
     )
     compile: bool = False
+    attention: Literal["auto", "sdpa", "eager"] = Field(
+        "auto",
+        description="attention kernels (same math): sdpa (torch's fused kernels) or eager (HF's "
+        "matmul + softmax); auto: eager for bf16 on a CPU, where it measured faster, sdpa elsewhere",
+    )
     activation_checkpointing: bool = False
     loss_chunk_tokens: int = Field(
         0, ge=0, description="tokens per chunk of the output-layer loss; 0: auto (at most 2^27 fp32 logits at once)"

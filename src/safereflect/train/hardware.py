@@ -1,12 +1,23 @@
-"""Peak dense bf16 throughput of known accelerators, for MFU and time estimates.
+"""Peak throughput for MFU and time estimates, and which precision a device trains fastest in.
 
-Values are the vendors' dense (no sparsity) bf16 tensor-core peaks. Matching is by substring
-of `torch.cuda.get_device_name()`, first match wins, so specific names come before general
-ones ("H100 PCIe" before "H100", "A100" before "A10"). Unknown devices and CPUs have no peak:
-their MFU is reported as null rather than guessed.
+GPUs: the vendors' dense (no sparsity) bf16 tensor-core peaks. Matching is by substring of
+`torch.cuda.get_device_name()`, first match wins, so specific names come before general ones
+("H100 PCIe" before "H100", "A100" before "A10"); unknown GPUs have no peak (MFU null).
+
+CPUs have no published peak that means anything for a VM slice, so the machine measures its
+own: the best of a few 2048 x 2048 matmuls in the training dtype at the current thread count,
+done once and cached per machine in $SAFEREFLECT_CACHE/peak_flops.json (default
+~/.cache/safereflect). MFU on a CPU is then what it is on a GPU: achieved model FLOP/s over
+the best dense matmul rate of the hardware in use.
 """
 
 from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
 
 PEAK_BF16_FLOPS: list[tuple[str, float]] = [
     ("GH200", 989.4e12),
@@ -57,3 +68,145 @@ def mfu(
     if peak is None:
         return None
     return flops_per_token * tokens_per_s / (peak * n_devices)
+
+
+# bf16 dot-product instructions: x86 AVX512-BF16 and AMX, Arm's BF16 extension. Without them
+# oneDNN emulates bf16 by conversion and autocast is slower than fp32.
+BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
+PEAK_MATMUL_SIZE = 2048
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags /proc/cpuinfo lists (empty where there is no /proc/cpuinfo)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    flags: set[str] = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            flags.update(value.split())
+    return frozenset(flags)
+
+
+def cpu_has_bf16_units() -> bool:
+    return bool(cpu_flags() & BF16_CPU_FLAGS)
+
+
+def resolve_precision(device: str, precision: str) -> str:
+    """"bf16" or "fp32" for a config's device and precision ("auto": bf16 where the hardware
+    has bf16 units: CUDA devices that support it, CPUs with the flags above)."""
+    if precision != "auto":
+        return precision
+    import torch
+
+    if device == "cuda" or (device == "auto" and torch.cuda.is_available()):
+        # (without a GPU, start_runtime then says so)
+        return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if cpu_has_bf16_units() else "fp32"
+
+
+def resolve_attention(attention: str, device_type: str, bf16: bool) -> str:
+    """The HF attention implementation for a config's `attention` ("auto": see below)."""
+    if attention != "auto":
+        return attention
+    # Measured at the cpu-1m shape (seq 128, head_dim 32; BENCHMARKS.md, 2026-11-29): torch's
+    # CPU flash-attention backward in bf16 took as long as all the model's matmuls, and HF's
+    # eager attention (bmm, fp32 softmax) made a bf16 step ~1.4x faster. In fp32 SDPA is faster.
+    return "eager" if device_type == "cpu" and bf16 else "sdpa"
+
+
+def _cache_file() -> Path:
+    root = Path(os.environ.get("SAFEREFLECT_CACHE", Path.home() / ".cache" / "safereflect"))
+    return root / "peak_flops.json"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_peak_key(precision: str) -> str:
+    """What the measured peak depends on: machine, CPU model, torch build, threads, dtype."""
+    import torch
+
+    return (
+        f"{platform.node()}|{_cpu_model()}|torch {torch.__version__}|"
+        f"{torch.get_num_threads()} threads|{precision}"
+    )
+
+
+def measure_matmul_flops(precision: str, *, size: int = PEAK_MATMUL_SIZE, repeats: int = 6) -> float:
+    """The best FLOP/s of `repeats` timed size x size CPU matmuls in `precision` (after one
+    untimed). Other processes on a shared machine only ever slow a matmul down, so the
+    fastest repeat is the closest to the hardware's rate (as `timeit` takes the minimum)."""
+    import torch
+
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(size, size, generator=g).to(dtype)
+    b = torch.randn(size, size, generator=g).to(dtype)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best
+
+
+def measured_cpu_peak(precision: str) -> float:
+    """This CPU's dense matmul FLOP/s in `precision` at the current thread count, measured on
+    the first call on a machine and cached (delete the cache file to measure again).
+
+    On a shared machine other processes slow the measurement down, which would inflate every
+    later MFU: a value measured while the load average exceeded half the cores is measured
+    again at the next call, and the cache keeps the highest rate seen.
+    """
+    path, key = _cache_file(), cpu_peak_key(precision)
+    try:
+        cache = json.loads(path.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    if not isinstance(cache, dict):
+        cache = {}
+    entry = cache.get(key)
+    known = isinstance(entry, dict) and isinstance(entry.get("flops"), (int, float))
+    if known and entry.get("busy") is False:
+        return float(entry["flops"])
+    busy = _busy()
+    flops = measure_matmul_flops(precision)
+    if known and entry["flops"] > flops:
+        flops = float(entry["flops"])
+    cache[key] = {"flops": flops, "busy": busy}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(cache, indent=1, sort_keys=True))
+        os.replace(tmp, path)  # concurrent runs each write a whole file; the last one wins
+    except OSError:
+        pass  # a read-only home still gets its MFU, measured again next time
+    return flops
+
+
+def _busy() -> bool:
+    """Whether other work competes for the CPU (1-minute load average above half the cores)."""
+    try:
+        return os.getloadavg()[0] > 0.5 * (os.cpu_count() or 1)
+    except OSError:
+        return True
+
+
+def device_peak_flops(device, precision: str) -> float | None:
+    """The peak MFU is measured against: the vendor's bf16 figure on a known GPU (None on an
+    unknown one), this CPU's measured matmul rate in the training precision on a CPU."""
+    if device.type == "cuda":
+        return peak_flops(device_name(device))
+    return measured_cpu_peak(precision)

@@ -36,8 +36,15 @@ from safereflect.train.distributed import (
     stop_runtime,
     wrap_model,
 )
-from safereflect.train.export import export_checkpoint
-from safereflect.train.hardware import device_name, mfu, peak_flops
+from safereflect.train.export import align_token_ids, export_checkpoint
+from safereflect.train.hardware import (
+    PEAK_MATMUL_SIZE,
+    device_name,
+    device_peak_flops,
+    mfu,
+    resolve_attention,
+    resolve_precision,
+)
 from safereflect.train.metrics import MetricsLog, git_commit, library_versions, print_header
 from safereflect.train.plan import RunPlan
 from safereflect.train.schedule import lr_at
@@ -54,7 +61,7 @@ def train(plan: RunPlan) -> Path:
     if done_with(run_dir, cfg.identity_hash()) and final.is_dir():
         console.print(f"[green]already trained[/]: {final}")
         return final
-    rt = start_runtime(cfg.device, cfg.precision)
+    rt = start_runtime(cfg.device, resolve_precision(cfg.device, cfg.precision))
     try:
         return _train(plan, rt, run_dir, resume_from)
     except torch.cuda.OutOfMemoryError:
@@ -77,6 +84,8 @@ def build_model(plan: RunPlan, rt: Runtime, *, on_meta: bool = False):
             model = LlamaForCausalLM(plan.shape.llama_config())
     else:
         model = LlamaForCausalLM(plan.shape.llama_config()).to(rt.device)
+    # Kernel choice only (not saved in config.json): exports load with the loader's default.
+    model.set_attn_implementation(resolve_attention(plan.cfg.attention, rt.device.type, rt.bf16))
     if plan.cfg.activation_checkpointing:
         enable_activation_checkpointing(model)
     return model
@@ -117,6 +126,7 @@ def _train(plan: RunPlan, rt: Runtime, run_dir: Path, resume_from: Path | None) 
     np.random.seed(cfg.seed)
     on_meta = builds_on_meta(cfg.parallel, rt)
     model = build_model(plan, rt, on_meta=on_meta)
+    align_token_ids(model, tokenizer)  # checkpoints, like exports, carry the tokenizer's ids
     llama_config = model.config
     fresh = (lambda: initial_weights(plan)) if on_meta and resume_from is None else None
     model = wrap_model(model, rt, parallel=cfg.parallel, compile=cfg.compile, initial_state=fresh)
@@ -153,7 +163,9 @@ def _train(plan: RunPlan, rt: Runtime, run_dir: Path, resume_from: Path | None) 
         position=position,
     )
     name = device_name(rt.device)
-    peak = peak_flops(name) if rt.device.type == "cuda" else None
+    # Measured (CPU) on process 0 only: it alone logs, and processes sharing a CPU would
+    # slow each other's measurement.
+    peak = device_peak_flops(rt.device, precision_of(rt)) if rt.is_main else None
     log = (
         _open_log(plan, rt, run_dir, resume_from, step, loader, name, peak) if rt.is_main else None
     )
@@ -184,12 +196,14 @@ def _train(plan: RunPlan, rt: Runtime, run_dir: Path, resume_from: Path | None) 
             keep=cfg.keep_checkpoints,
         )
 
-    bar = progress(extra="{task.fields[tok_s]:>8,.0f} tok/s  loss {task.fields[loss]:.4f}")
+    bar = progress(
+        extra="{task.fields[tok_s]:>8,.0f} tok/s  MFU {task.fields[mfu]}  loss {task.fields[loss]:.4f}"
+    )
     bar.disable = bar.disable or not rt.is_main
     model.train()
     with bar:
         task = bar.add_task(
-            "train", total=cfg.max_steps, completed=step, tok_s=0.0, loss=float("nan")
+            "train", total=cfg.max_steps, completed=step, tok_s=0.0, mfu="-", loss=float("nan")
         )
         interval_start, interval_tokens = time.perf_counter(), 0
         while step < cfg.max_steps:
@@ -218,7 +232,9 @@ def _train(plan: RunPlan, rt: Runtime, run_dir: Path, resume_from: Path | None) 
                 elapsed = time.perf_counter() - interval_start
                 tok_s = interval_tokens / elapsed
                 loss = loss_total / n_targets
-                bar.update(task, completed=step, tok_s=tok_s, loss=loss)
+                utilisation = mfu(plan.flops_per_token, tok_s, peak, rt.world_size)
+                mfu_text = "-" if utilisation is None else f"{utilisation:.1%}"
+                bar.update(task, completed=step, tok_s=tok_s, mfu=mfu_text, loss=loss)
                 interval_start, interval_tokens = time.perf_counter(), 0
                 if log:
                     log.log(
@@ -230,7 +246,7 @@ def _train(plan: RunPlan, rt: Runtime, run_dir: Path, resume_from: Path | None) 
                             "grad_norm": None if grad_norm is None else grad_norm.item(),
                             "tokens": tokens_seen,
                             "tokens_per_s": tok_s,
-                            "mfu": mfu(plan.flops_per_token, tok_s, peak, rt.world_size),
+                            "mfu": utilisation,
                         }
                     )
             paused_at = time.perf_counter()  # validation and checkpoints do not count in tok/s
@@ -285,7 +301,10 @@ def _open_log(
             "run": str(run_dir),
             "data": str(plan.meta.dir),
             "start": f"resumed from {resume_from.name}" if resume_from else "new run",
-            "device": f"{rt.world_size} x {name} ({'bf16' if rt.bf16 else 'fp32'}, {strategy})",
+            "device": f"{rt.world_size} x {name} ({precision_text(rt)}, {strategy})",
+            "kernels": f"attention {resolve_attention(cfg.attention, rt.device.type, rt.bf16)}"
+            f"{', torch.compile per decoder layer' if cfg.compile else ''}",
+            "peak": peak_text(rt, peak),
             **plan.summary(),
             "grad accumulation": str(loader.grad_accum_steps),
             "versions": ", ".join(f"{k} {v}" for k, v in versions.items()),
@@ -304,6 +323,9 @@ def _open_log(
             "git_commit": commit,
             "device": name,
             "world_size": rt.world_size,
+            "precision": precision_of(rt),
+            "compile": cfg.compile,
+            "attention": resolve_attention(cfg.attention, rt.device.type, rt.bf16),
             "params": plan.shape.total_params,
             "non_embedding_params": plan.shape.non_embedding_params,
             "flops_per_token": plan.flops_per_token,
@@ -311,3 +333,23 @@ def _open_log(
         }
     )
     return log
+
+
+def precision_text(rt: Runtime) -> str:
+    return "bf16 autocast, fp32 weights and optimizer" if rt.bf16 else "fp32"
+
+
+def peak_text(rt: Runtime, peak: float | None) -> str:
+    """What MFU is measured against, in words."""
+    if peak is None:
+        return "unknown device: MFU not reported"
+    if rt.device.type == "cuda":
+        return f"{peak / 1e12:,.1f} TFLOP/s dense bf16 (vendor figure)"
+    return (
+        f"{peak / 1e9:,.0f} GFLOP/s {precision_of(rt)} "
+        f"(measured: {PEAK_MATMUL_SIZE}x{PEAK_MATMUL_SIZE} matmul, {torch.get_num_threads()} threads)"
+    )
+
+
+def precision_of(rt: Runtime) -> str:
+    return "bf16" if rt.bf16 else "fp32"

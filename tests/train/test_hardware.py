@@ -1,0 +1,93 @@
+"""Precision resolution from CPU flags, and the measured, cached CPU peak behind MFU."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from safereflect.train import hardware
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ({"avx512f", "avx512_bf16"}, "bf16"),  # AMD Zen 4, Intel Cooper Lake+
+        ({"amx_tile", "amx_bf16"}, "bf16"),  # Intel Sapphire Rapids
+        ({"asimd", "bf16"}, "bf16"),  # Arm Neoverse V1+ (Graviton 3)
+        ({"avx512f", "avx2"}, "fp32"),  # AVX-512 without bf16 dot products: emulated bf16
+        (set(), "fp32"),  # no /proc/cpuinfo (macOS): fp32
+    ],
+)
+def test_auto_precision_on_cpu_follows_the_bf16_units(flags, expected, monkeypatch):
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset(flags))
+    assert hardware.resolve_precision("cpu", "auto") == expected
+    assert hardware.resolve_precision("cpu", "fp32") == "fp32"  # an explicit choice stands
+    assert hardware.resolve_precision("cpu", "bf16") == "bf16"
+
+
+def test_cpu_flags_reads_this_machines_cpuinfo():
+    flags = hardware.cpu_flags()
+    assert isinstance(flags, frozenset)
+    if flags:  # Linux: x86 "flags" or Arm "Features"
+        assert {"sse2", "fp", "asimd", "avx2"} & flags
+
+
+def test_matmul_measurement_is_a_plausible_rate():
+    flops = hardware.measure_matmul_flops("fp32", size=256, repeats=2)
+    assert 1e8 < flops < 1e14
+
+
+def test_cpu_peak_is_measured_once_and_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("SAFEREFLECT_CACHE", str(tmp_path))
+    rates = iter([100e9, 150e9, 80e9])
+    calls = []
+
+    def fake_measure(precision):
+        calls.append(precision)
+        return next(rates)
+
+    monkeypatch.setattr(hardware, "measure_matmul_flops", fake_measure)
+    load = [9.0]  # a busy machine at first
+    monkeypatch.setattr(hardware.os, "getloadavg", lambda: (load[0], 0.0, 0.0))
+    monkeypatch.setattr(hardware.os, "cpu_count", lambda: 2)
+
+    assert hardware.measured_cpu_peak("bf16") == 100e9
+    # measured under load: measured again next time, and the higher rate is kept
+    load[0] = 0.2
+    assert hardware.measured_cpu_peak("bf16") == 150e9
+    assert hardware.measured_cpu_peak("bf16") == 150e9  # quiet measurement: read from the cache
+    assert calls == ["bf16", "bf16"]
+    cache = json.loads((tmp_path / "peak_flops.json").read_text())
+    (key,) = cache
+    assert key.endswith(f"{torch.get_num_threads()} threads|bf16")
+    assert cache[key] == {"flops": 150e9, "busy": False}
+    # another dtype is another measurement
+    assert hardware.measured_cpu_peak("fp32") == 80e9
+    assert calls == ["bf16", "bf16", "fp32"]
+
+
+def test_cpu_peak_survives_a_corrupt_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SAFEREFLECT_CACHE", str(tmp_path))
+    (tmp_path / "peak_flops.json").write_text("{not json")
+    monkeypatch.setattr(hardware, "measure_matmul_flops", lambda precision: 42e9)
+    assert hardware.measured_cpu_peak("fp32") == 42e9
+    assert json.loads((tmp_path / "peak_flops.json").read_text())
+
+
+def test_device_peak_on_cpu_is_the_measured_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("SAFEREFLECT_CACHE", str(tmp_path))
+    monkeypatch.setattr(hardware, "measure_matmul_flops", lambda precision: {"bf16": 2e11, "fp32": 1e11}[precision])
+    cpu = torch.device("cpu")
+    assert hardware.device_peak_flops(cpu, "bf16") == 2e11
+    assert hardware.device_peak_flops(cpu, "fp32") == 1e11
+
+
+@pytest.mark.parametrize(
+    ("device_type", "bf16", "expected"),
+    [("cpu", True, "eager"), ("cpu", False, "sdpa"), ("cuda", True, "sdpa"), ("cuda", False, "sdpa")],
+)
+def test_auto_attention_is_eager_only_for_bf16_on_cpu(device_type, bf16, expected):
+    assert hardware.resolve_attention("auto", device_type, bf16) == expected
+    assert hardware.resolve_attention("sdpa", "cpu", True) == "sdpa"  # an explicit choice stands
