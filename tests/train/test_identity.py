@@ -12,9 +12,16 @@ from safereflect.train.config import TrainConfig
 
 
 def _checkpoint(run_dir, cfg, identity):
+    """A complete checkpoint as written before manifests and content identities."""
+    import torch
+    from safetensors.torch import save_file
+
     ckpt = run_dir / "checkpoints" / "step_000004"
     ckpt.mkdir(parents=True)
-    (ckpt / "trainer_state.json").write_text(json.dumps({"config_hash": "written-earlier", "identity": identity}))
+    save_file({"w": torch.zeros(2)}, ckpt / "model.safetensors")
+    torch.save({}, ckpt / "optimizer.pt")
+    (ckpt / "trainer_state.json").write_text(
+        json.dumps({"step": 4, "config_hash": "written-earlier", "identity": identity}))
     return ckpt
 
 
