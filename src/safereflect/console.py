@@ -25,7 +25,7 @@ def progress(*, transient: bool = False, extra: str = "") -> Progress:
 
     `extra` is a rich format string over task fields, e.g. "{task.fields[tok_s]:,.0f} tok/s".
     Bars are disabled when stderr is not a terminal and SAFEREFLECT_PROGRESS is unset, so logs
-    of batch jobs stay readable.
+    of batch jobs stay readable, and always when SAFEREFLECT_NO_BARS is set (parallel workers).
     """
     columns = [
         TextColumn("[bold]{task.description}"),
@@ -36,5 +36,7 @@ def progress(*, transient: bool = False, extra: str = "") -> Progress:
     if extra:
         columns.append(TextColumn(extra))
     columns += [TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
-    enabled = sys.stderr.isatty() or bool(os.environ.get("SAFEREFLECT_PROGRESS"))
+    enabled = (sys.stderr.isatty() or bool(os.environ.get("SAFEREFLECT_PROGRESS"))) and not os.environ.get(
+        "SAFEREFLECT_NO_BARS"
+    )
     return Progress(*columns, console=console, transient=transient, disable=not enabled)

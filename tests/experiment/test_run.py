@@ -95,3 +95,20 @@ def test_a_bad_late_stage_value_fails_before_anything_runs(tmp_path):
     res = subprocess.run([sys.executable, "-m", "safereflect", "run", str(cfg)], capture_output=True, text=True)
     assert res.returncode == 2 and "eval for arm raw" in res.stderr and "Traceback" not in res.stderr, res.stderr
     assert not (tmp_path / "run" / "stages").exists()
+
+
+def test_parallel_pipelines_give_the_sequential_results(tmp_path):
+    # two spawned single-threaded workers against one process: same per-seed metrics and claims
+    exp = EXPERIMENT | {"seeds": [0, 1], "eval": {**EXPERIMENT["eval"], "finetune": {
+        "attacks": ["harmful-100"], "budget": {"max_steps": 2}, "export_steps": [1]}}}
+    results = {}
+    for workers in (1, 2):
+        out = tmp_path / f"run{workers}"
+        cfg = tmp_path / f"exp{workers}.yaml"
+        cfg.write_text(yaml.safe_dump(exp | {"out": str(out)}))
+        res = subprocess.run([sys.executable, "-m", "safereflect", "run", str(cfg), "--parallel", str(workers)],
+                             capture_output=True, text=True)
+        assert res.returncode == 0, res.stdout + res.stderr
+        results[workers] = load_results(out / "results.json")
+    assert "raw done (2 at once)" in res.stderr  # the parent reports each finished pipeline
+    assert results[1].per_seed == results[2].per_seed and results[1].claims == results[2].claims

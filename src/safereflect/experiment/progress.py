@@ -30,7 +30,8 @@ def _clock(seconds: float) -> str:
 
 
 class StageProgress:
-    def __init__(self, cfg: ExperimentConfig, jobs: int) -> None:
+    def __init__(self, cfg: ExperimentConfig, jobs: int, *, announce: bool = True) -> None:
+        self.announce = announce
         per_seed = ["world", "tokenizer"] if cfg.world is not None else ["tokenizer"]
         self.remaining = [k for _ in cfg.seeds for k in per_seed] + ["prepare", "train", "eval"] * jobs
         self.total = len(self.remaining)
@@ -48,7 +49,7 @@ class StageProgress:
 
     @contextmanager
     def stage(self, kind: str, what: str, seed: int) -> Iterator[None]:
-        if self.total:
+        if self.announce:
             self.done += 1
             console.print(
                 f"[bold cyan][{self.done}/{self.total}][/] seed {seed} ({self.seeds} in all) · {kind} {what} · "
@@ -61,3 +62,20 @@ class StageProgress:
             self.remaining.remove(kind)
         if took >= SKIPPED_BELOW:
             self.observed.setdefault(kind, []).append(took)
+
+    def pipeline_done(self, what: str, seed: int, seconds: float, workers: int) -> None:
+        """Parallel runs: a whole prepare -> train -> eval pipeline finished in a worker. The ETA
+        is the pipelines left times the mean pipeline time so far, over the workers."""
+        for kind in ("prepare", "train", "eval"):
+            if kind in self.remaining:
+                self.remaining.remove(kind)
+        self.done += 3
+        if seconds >= SKIPPED_BELOW:
+            self.observed.setdefault("pipeline", []).append(seconds)
+        seen = self.observed.get("pipeline")
+        left = len(self.remaining) // 3
+        per = sum(seen) / len(seen) if seen else sum(PRIOR_SECONDS[k] for k in ("prepare", "train", "eval"))
+        console.print(
+            f"[bold cyan][{self.done}/{self.total}][/] seed {seed} ({self.seeds} in all) · {what} done "
+            f"({workers} at once) · {_clock(time.time() - self.start)} elapsed · eta ~{_clock(left * per / workers)}"
+        )

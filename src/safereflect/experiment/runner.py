@@ -7,7 +7,7 @@ import os
 import platform
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -212,7 +212,7 @@ def _pipeline(
     wd = Path(world_dir) if world_dir else None
     tok = Path(tokenizer) if tokenizer else None
     label = f"{v.name(cfg)}-s{seed}"
-    track = tracker or StageProgress(cfg, 0)
+    track = tracker or StageProgress(cfg, 0, announce=False)  # parallel workers: the parent reports
     pc = prepare_config(cfg, v, seed, source_input(cfg, wd), Path("."), tok)
     with track.stage("prepare", v.name(cfg), seed):
         prep = cache.run(
@@ -243,10 +243,13 @@ def _pipeline(
     }
 
 
-def _set_threads(n: int) -> None:
+def _worker(threads: int) -> None:
+    """A parallel pipeline's process: its share of the cores, and no live bars (several
+    processes redrawing one terminal garble it; the parent prints a line per pipeline)."""
     import torch
 
-    torch.set_num_threads(n)
+    torch.set_num_threads(threads)
+    os.environ["SAFEREFLECT_NO_BARS"] = "1"
 
 
 def _run_eval(ec, run_eval) -> dict[str, Any]:
@@ -302,9 +305,15 @@ def run_experiment(cfg: ExperimentConfig, *, force: bool = False, parallel: int 
         # spawn, not fork: a forked child inherits the parent's OpenMP thread pool, which can
         # hang; and each pipeline gets its share of the cores instead of all of them each
         threads = max(1, (os.cpu_count() or 1) // parallel)
-        with ProcessPoolExecutor(parallel, mp_context=get_context("spawn"), initializer=_set_threads,
+        with ProcessPoolExecutor(parallel, mp_context=get_context("spawn"), initializer=_worker,
                                  initargs=(threads,)) as pool:
-            runs = list(pool.map(_pipeline, *zip(*args)))
+            began = {pool.submit(_pipeline, *a): (a[1], a[2], time.time()) for a in args}
+            finished = {}
+            for future in as_completed(began):
+                v, seed, t0 = began[future]
+                finished[future] = future.result()
+                tracker.pipeline_done(v.name(cfg), seed, time.time() - t0, parallel)
+            runs = [finished[f] for f in began]  # in job order, whatever order they finished in
     else:
         runs = [_pipeline(*a, tracker=tracker) for a in args]
 
