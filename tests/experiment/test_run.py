@@ -110,5 +110,6 @@ def test_parallel_pipelines_give_the_sequential_results(tmp_path):
                              capture_output=True, text=True)
         assert res.returncode == 0, res.stdout + res.stderr
         results[workers] = load_results(out / "results.json")
+        assert "Infinity" not in (out / "results.json").read_text()  # strict JSON for other tools
     assert "raw done (2 at once)" in res.stderr  # the parent reports each finished pipeline
     assert results[1].per_seed == results[2].per_seed and results[1].claims == results[2].claims

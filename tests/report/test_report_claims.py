@@ -93,7 +93,7 @@ def test_task_accuracy_is_non_inferiority_so_a_better_reflect_passes():
     claim = check_claims(data, roles(data))[3]
     assert claim.status == "pass"
     assert claim.comparisons[0].test == "one-sided lower bound > -0.05"
-    assert claim.comparisons[0].ci95[1] == math.inf
+    assert claim.comparisons[0].ci95[1] is None  # one-sided: open above (strict JSON has no Infinity)
 
 
 def test_no_spread_across_seeds_gives_a_point_interval():
@@ -101,7 +101,7 @@ def test_no_spread_across_seeds_gives_a_point_interval():
     _set(data, "reflect", "over_refusal", [0.0, 0.0, 0.0])
     claim = check_claims(data, roles(data))[5]
     assert claim.status == "pass"
-    assert claim.comparisons[0].ci95 == (-math.inf, 0.0)
+    assert claim.comparisons[0].ci95 == (None, 0.0)
 
 
 def test_one_seed_decides_nothing():

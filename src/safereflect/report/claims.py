@@ -48,7 +48,9 @@ class Comparison(BaseModel):
     label: str
     metric: str
     effect: float
-    ci95: tuple[float, float] | None  # None with fewer than two seeds
+    # None with fewer than two seeds; a one-sided interval has None on its open side (results.json
+    # stays strict JSON: no Infinity)
+    ci95: tuple[float | None, float | None] | None
     test: str  # what must hold, e.g. "> 0" or "lower bound > -0.05"
     holds: bool | None
     per_seed: dict[str, float]
@@ -80,7 +82,7 @@ def _le(a: float, b: float) -> bool:
 
 
 def _t_interval(values: np.ndarray, side: Literal["two-sided", "greater", "less"]) -> tuple[float, float] | None:
-    """95% Student-t interval of the mean of `values` (two-sided or one-sided)."""
+    """95% Student-t interval of the mean of `values` (two-sided or one-sided: +-inf on the open side)."""
     if len(values) < 2:
         return None
     m = float(values.mean())
@@ -88,6 +90,10 @@ def _t_interval(values: np.ndarray, side: Literal["two-sided", "greater", "less"
         return (m, m) if side == "two-sided" else (m, math.inf) if side == "greater" else (-math.inf, m)
     ci = stats.ttest_1samp(values, 0.0, alternative=side).confidence_interval(0.95)
     return float(ci.low), float(ci.high)
+
+
+def _finite(ci: tuple[float, float] | None) -> tuple[float | None, float | None] | None:
+    return None if ci is None else (None if math.isinf(ci[0]) else ci[0], None if math.isinf(ci[1]) else ci[1])
 
 
 @dataclass
@@ -114,8 +120,8 @@ def _compare(label: str, metric: str, series: dict[str, float], kind: str, margi
     else:
         ci, test = _t_interval(arr, "less"), f"one-sided upper bound <= {margin:g}"
         holds = None if ci is None else _le(ci[1], margin)
-    return Comparison(label=label, metric=metric, effect=float(arr.mean()), ci95=ci, test=test, holds=holds,
-                      per_seed={s: series[s] for s in seeds})
+    return Comparison(label=label, metric=metric, effect=float(arr.mean()), ci95=_finite(ci), test=test,
+                      holds=holds, per_seed={s: series[s] for s in seeds})
 
 
 def _paired(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
@@ -125,7 +131,7 @@ def _paired(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
 def _fmt_ci(c: Comparison) -> str:
     if c.ci95 is None:
         return f"{c.label} {c.effect:+.3f} (no interval: one seed)"
-    lo, hi = ("-inf" if math.isinf(x) and x < 0 else "inf" if math.isinf(x) else f"{x:+.3f}" for x in c.ci95)
+    lo, hi = ("-inf" if x is None and i == 0 else "inf" if x is None else f"{x:+.3f}" for i, x in enumerate(c.ci95))
     return f"{c.label} {c.effect:+.3f} [{lo}, {hi}] ({c.test}: {'yes' if c.holds else 'no'})"
 
 
