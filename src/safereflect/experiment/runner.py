@@ -254,7 +254,7 @@ def _worker(threads: int) -> None:
 
 def _run_eval(ec, run_eval) -> dict[str, Any]:
     metrics = run_eval(ec)
-    return {k: v["mean"] for k, v in metrics.items() if isinstance(v, dict) and "mean" in v}
+    return {k: v["mean"] for k, v in metrics.items() if is_stat(v)}
 
 
 # --- the whole experiment --------------------------------------------------------------

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -96,14 +95,10 @@ def _finite(ci: tuple[float, float] | None) -> tuple[float | None, float | None]
     return None if ci is None else (None if math.isinf(ci[0]) else ci[0], None if math.isinf(ci[1]) else ci[1])
 
 
-@dataclass
-class _Data:
-    per_seed: PerSeed
-
-    def values(self, arm: str, metric: str) -> dict[str, float] | None:
-        seeds = self.per_seed.get(arm, {})
-        got = {s: float(m[metric]) for s, m in seeds.items() if metric in m}
-        return got or None
+def _series(per_seed: PerSeed, arm: str, metric: str) -> dict[str, float] | None:
+    """{seed: value} of one arm's metric, None where no seed has it."""
+    got = {s: float(m[metric]) for s, m in per_seed.get(arm, {}).items() if metric in m}
+    return got or None
 
 
 def _compare(label: str, metric: str, series: dict[str, float], kind: str, margin: float = 0.0) -> Comparison:
@@ -138,9 +133,9 @@ def _fmt_ci(c: Comparison) -> str:
 BoundFn = Callable[[Mapping[tuple[str, str], float]], tuple[bool, str]]
 
 
-def _decide(name: str, number: int, arm: str, data: _Data, needs: list[tuple[str, str]], bound: BoundFn,
+def _decide(name: str, number: int, arm: str, data: PerSeed, needs: list[tuple[str, str]], bound: BoundFn,
             comparisons: Callable[[Mapping[tuple[str, str], dict[str, float]]], list[Comparison]]) -> Claim:
-    series = {key: data.values(*key) for key in needs}
+    series = {key: _series(data, *key) for key in needs}
     missing = [f"{a} {m}" for (a, m), v in series.items() if v is None]
     if missing:
         return Claim(name=name, number=number, arm=arm, detail="not measured: no " + ", ".join(missing))
@@ -166,19 +161,18 @@ def _decide(name: str, number: int, arm: str, data: _Data, needs: list[tuple[str
 def check_claims(per_seed: PerSeed, roles: Mapping[str, str]) -> list[Claim]:
     """The six claims, in the paper's order, for every arm with the `reflect` role (one set
     of six when there is none, marked not measured)."""
-    data = _Data(per_seed)
     by_role: dict[str, list[str]] = {}
     for arm, role in roles.items():
         by_role.setdefault(role, []).append(arm)
     refs, filters, rewrites = by_role.get("reference", []), by_role.get("filter", []), by_role.get("rewrite", [])
     baselines = [a for a in roles if roles[a] in BASELINE_ROLES]
-    out = [_premise(data, refs, filters)]
+    out = [_premise(per_seed, refs, filters)]
     for reflect in by_role.get("reflect", []) or ["reflect"]:
-        out += _reflect_claims(data, reflect, filters, rewrites, refs, baselines)
+        out += _reflect_claims(per_seed, reflect, filters, rewrites, refs, baselines)
     return out
 
 
-def _premise(data: _Data, refs: list[str], filters: list[str]) -> Claim:
+def _premise(data: PerSeed, refs: list[str], filters: list[str]) -> Claim:
     arms = (refs or ["raw"]) + (filters or ["filter"])
     needs = [(a, "asr_heldout") for a in arms]
 
@@ -193,7 +187,7 @@ def _premise(data: _Data, refs: list[str], filters: list[str]) -> Claim:
                    "", data, needs, bound, comps)
 
 
-def _reflect_claims(data: _Data, ref: str, filters: list[str], rewrites: list[str], raws: list[str],
+def _reflect_claims(data: PerSeed, ref: str, filters: list[str], rewrites: list[str], raws: list[str],
                     baselines: list[str]) -> list[Claim]:
     filters, rewrites, raws = filters or ["filter"], rewrites or ["rewrite"], raws or ["raw"]
     out = []
