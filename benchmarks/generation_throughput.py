@@ -43,8 +43,8 @@ def build_model(world: Path, out: Path, hidden: int, layers: int, vocab: int) ->
         hidden_size=hidden,
         intermediate_size=4 * hidden,
         num_hidden_layers=layers,
-        num_attention_heads=4,
-        num_key_value_heads=4,
+        num_attention_heads=max(4, hidden // 64),
+        num_key_value_heads=max(4, hidden // 64),
         max_position_embeddings=2048,
         tie_word_embeddings=False,
         bos_token_id=None,
@@ -97,6 +97,7 @@ def main() -> None:
         "--threads", type=int, default=1, help="torch intra-op threads; 1 suits tiny models (0: torch default)"
     )
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--dtype", default="float32", help="float32, bfloat16 (what a GPU evaluation uses)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -105,7 +106,7 @@ def main() -> None:
         world = Path(tmp) / "world"
         write_world(preset_config("tiny", 0), world)
         model_dir = args.model or build_model(world, Path(tmp) / "model", args.hidden, args.layers, args.vocab)
-        lm = CausalLM.load(model_dir, device=args.device, batch_size=args.batch)
+        lm = CausalLM.load(model_dir, device=args.device, dtype=args.dtype, batch_size=args.batch)
         probes = [
             json.loads(x)["prompt"] for x in (world / "probes" / "harmful_heldout.jsonl").read_text().splitlines()
         ]
@@ -130,7 +131,7 @@ def main() -> None:
     lengths = [len(lm.encode(p)) for p in prompts]
     print(
         f"model: {params / 1e6:.2f}M params, {lm.model.config.num_hidden_layers} layers, device {lm.device}, "
-        f"threads {torch.get_num_threads()}, torch {torch.__version__}"
+        f"{lm.model.dtype}, threads {torch.get_num_threads()}, torch {torch.__version__}"
     )
     print(
         f"batch {len(prompts)}, prompt tokens {min(lengths)}-{max(lengths)}, max new tokens {args.max_new_tokens}, "

@@ -1,14 +1,15 @@
 """Peak throughput for MFU and time estimates, and which precision a device trains fastest in.
 
-GPUs: the vendors' dense (no sparsity) bf16 tensor-core peaks. Matching is by substring of
-`torch.cuda.get_device_name()`, first match wins, so specific names come before general ones
-("H100 PCIe" before "H100", "A100" before "A10"); unknown GPUs have no peak (MFU null).
+MFU is against the peak the device measures itself: on a GPU, 8192^3 matmuls in the training
+dtype, once per process; on a CPU (which has no published peak that means anything for a VM
+slice) the best of a few 2048 x 2048 matmuls at the current thread count, cached per machine
+in $SAFEREFLECT_CACHE/peak_flops.json (default ~/.cache/safereflect). Either way MFU is
+achieved model FLOP/s over the best dense matmul rate of the hardware in use.
 
-CPUs have no published peak that means anything for a VM slice, so the machine measures its
-own: the best of a few 2048 x 2048 matmuls in the training dtype at the current thread count,
-done once and cached per machine in $SAFEREFLECT_CACHE/peak_flops.json (default
-~/.cache/safereflect). MFU on a CPU is then what it is on a GPU: achieved model FLOP/s over
-the best dense matmul rate of the hardware in use.
+The vendors' dense (no sparsity) bf16 tensor-core peaks below are what `--dry-run` estimates
+use and what other projects quote MFU against (benchmarks print both). Matching is by
+substring of `torch.cuda.get_device_name()`, first match wins, so specific names come before
+general ones ("H100 PCIe" before "H100", "A100" before "A10").
 """
 
 from __future__ import annotations
@@ -204,9 +205,46 @@ def _busy() -> bool:
         return True
 
 
+def measure_gpu_matmul_flops(device, precision: str, *, size: int = 8192, repeats: int = 10) -> float:
+    """The mean FLOP/s of `repeats` size x size matmuls on a CUDA device in `precision`, timed
+    with CUDA events after three untimed ones. 8192^3 in bf16 is long enough (about 1.4 ms on
+    an H100) for launch overhead not to count, and random data, not zeros, keeps the clocks
+    honest (zeros draw less power and run faster)."""
+    import torch
+
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    g = torch.Generator(device=device).manual_seed(0)
+    a = torch.randn(size, size, generator=g, device=device, dtype=dtype)
+    b = torch.randn(size, size, generator=g, device=device, dtype=dtype)
+    for _ in range(3):
+        torch.mm(a, b)
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(repeats):
+        torch.mm(a, b)
+    end.record()
+    end.synchronize()
+    seconds = start.elapsed_time(end) / 1e3 / repeats
+    del a, b
+    return 2 * size**3 / seconds
+
+
+_GPU_PEAKS: dict[tuple[str, str], float] = {}
+
+
+def measured_gpu_peak(device, precision: str) -> float:
+    """This GPU's dense matmul FLOP/s in `precision`, measured once per process (under a
+    second; a GPU is not shared the way a CPU is, so there is nothing to cache across runs)."""
+    key = (device_name(device), precision)
+    if key not in _GPU_PEAKS:
+        _GPU_PEAKS[key] = measure_gpu_matmul_flops(device, precision)
+    return _GPU_PEAKS[key]
+
+
 def device_peak_flops(device, precision: str) -> float | None:
-    """The peak MFU is measured against: the vendor's bf16 figure on a known GPU (None on an
-    unknown one), this CPU's measured matmul rate in the training precision on a CPU."""
+    """The peak MFU is measured against: the device's own measured dense matmul rate in the
+    training precision, on a GPU as on a CPU. The vendor's datasheet figure (`peak_flops`) is
+    what other projects quote MFU against; benchmarks print both."""
     if device.type == "cuda":
-        return peak_flops(device_name(device))
+        return measured_gpu_peak(device, precision)
     return measured_cpu_peak(precision)
