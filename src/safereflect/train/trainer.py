@@ -42,6 +42,7 @@ from safereflect.train.hardware import (
     device_name,
     device_peak_flops,
     mfu,
+    peak_flops,
     resolve_attention,
     resolve_precision,
 )
@@ -344,7 +345,10 @@ def peak_text(rt: Runtime, peak: float | None) -> str:
     if peak is None:
         return "unknown device: MFU not reported"
     if rt.device.type == "cuda":
-        return f"{peak / 1e12:,.1f} TFLOP/s dense bf16 (vendor figure)"
+        vendor = peak_flops(device_name(rt.device))
+        return f"{peak / 1e12:,.1f} TFLOP/s {precision_of(rt)} (measured: 8192^3 matmul)" + (
+            f"; datasheet {vendor / 1e12:,.0f} TFLOP/s bf16" if vendor else ""
+        )
     return (
         f"{peak / 1e9:,.0f} GFLOP/s {precision_of(rt)} "
         f"(measured: {PEAK_MATMUL_SIZE}x{PEAK_MATMUL_SIZE} matmul, {torch.get_num_threads()} threads)"
