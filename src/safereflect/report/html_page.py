@@ -13,7 +13,14 @@ from safereflect.report.catalog import arrow, metric_info
 from safereflect.report.claims import Claim
 from safereflect.report.inputs import ReportInputs
 from safereflect.report.plots import Plot
-from safereflect.report.summary import CONVERGENCE_NOTE, convergence_rows, samples_by_arm, summary, verdict
+from safereflect.report.summary import (
+    CONVERGENCE_HEADER,
+    CONVERGENCE_NOTE,
+    convergence_rows,
+    samples_by_arm,
+    summary,
+    verdict,
+)
 from safereflect.report.table import Table, breakdown_metrics, breakdown_table, fmt_stat, main_table
 
 _CSS = """
@@ -95,8 +102,8 @@ def _convergence(inputs: ReportInputs) -> str:
     if not rows:
         return ""
     body = "".join("<tr>" + "".join(f"<td>{escape(x)}</td>" for x in row) + "</tr>" for row in rows)
-    return (f"<h2>Training convergence</h2><p>{escape(CONVERGENCE_NOTE)}</p><table><tr><th>arm</th><th>seed</th>"
-            f"<th>final loss</th><th>drop over last 20%</th><th>flat</th></tr>{body}</table>")
+    head = "".join(f"<th>{escape(h)}</th>" for h in CONVERGENCE_HEADER)
+    return f"<h2>Training convergence</h2><p>{escape(CONVERGENCE_NOTE)}</p><table><tr>{head}</tr>{body}</table>"
 
 
 def render_html(inputs: ReportInputs, claims: list[Claim], plots: list[Plot],

@@ -13,7 +13,14 @@ from safereflect.report.catalog import arrow
 from safereflect.report.claims import Claim
 from safereflect.report.inputs import ReportInputs
 from safereflect.report.plots import Plot
-from safereflect.report.summary import CONVERGENCE_NOTE, convergence_rows, samples_by_arm, summary, verdict
+from safereflect.report.summary import (
+    CONVERGENCE_HEADER,
+    CONVERGENCE_NOTE,
+    convergence_rows,
+    samples_by_arm,
+    summary,
+    verdict,
+)
 from safereflect.report.table import Table, breakdown_metrics, breakdown_table, fmt_stat, main_table
 
 # CommonMark reads raw HTML (tags, comments, declarations, autolinks) only where `<` is
@@ -56,8 +63,8 @@ def _convergence(inputs: ReportInputs) -> list[str]:
     if not rows:
         return []
     return ["## Training convergence", "", CONVERGENCE_NOTE, "",
-            "| arm | seed | final loss | drop over last 20% | flat |", "|---|---|---|---|---|",
-            *(f"| {_text(a)} | {s} | {f} | {d} | {ok} |" for a, s, f, d, ok in rows), ""]
+            "| " + " | ".join(CONVERGENCE_HEADER) + " |", "|" + "---|" * len(CONVERGENCE_HEADER),
+            *("| " + " | ".join(_text(x) for x in row) + " |" for row in rows), ""]
 
 
 def render_markdown(inputs: ReportInputs, claims: list[Claim], plots: list[Plot],

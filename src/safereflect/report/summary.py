@@ -54,17 +54,28 @@ def claims_for(inputs: ReportInputs) -> list[Claim]:
     return claims_from_results(inputs.results)
 
 
-def convergence_rows(inputs: ReportInputs) -> list[tuple[str, str, str, str, str]]:
-    """(arm, seed, final loss, drop over the last 20% of steps, flat?) for every training run."""
+def convergence_rows(inputs: ReportInputs) -> list[tuple[str, ...]]:
+    """(arm, seed, final training loss, its drop over the last 20% of steps, final validation
+    loss, its drop, flat?) for every training run; "-" where a run logged no validation."""
     rows = []
     for arm, seeds in inputs.results.training.items():
         for seed in sorted(seeds, key=int):
             c = seeds[seed]
+            val = c.get("val_drop_last_20pct")
+            on = "validation" if c.get("criterion") == "val" else "training"
             rows.append((arm, seed, f"{c['final_loss']:.4f}", f"{c['drop_last_20pct']:.1%}",
-                         f"yes (< {c['flat_drop']:.0%})" if c["flat"] else f"no (>= {c['flat_drop']:.0%}): still learning"))
+                         "-" if val is None else f"{c['val_loss']:.4f}", "-" if val is None else f"{val:.1%}",
+                         f"yes ({on} loss < {c['flat_drop']:.0%})" if c["flat"]
+                         else f"no ({on} loss >= {c['flat_drop']:.0%}): still learning"))
     return rows
 
 
-CONVERGENCE_NOTE = ("A run is flat when its smoothed training loss fell by less than the stated fraction over the "
-                    "last 20% of its steps; an unconverged model turns small numeric differences into different "
-                    "results.")
+CONVERGENCE_HEADER = ("arm", "seed", "final train loss", "train drop, last 20%", "final val loss",
+                      "val drop, last 20%", "flat")
+
+
+CONVERGENCE_NOTE = ("A run is flat when its loss fell by less than the stated fraction over the last 20% of its "
+                    "steps: the validation loss where the run validated at both ends of that stretch, else the "
+                    "smoothed training loss. On a small corpus seen many times the training loss keeps falling by "
+                    "memorisation after the validation loss has stopped improving, so both are shown; an "
+                    "unconverged model turns small numeric differences into different results.")
