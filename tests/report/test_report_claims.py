@@ -144,3 +144,16 @@ def test_claims_follow_declared_roles_not_names():
     # claim 3 compares against every baseline role (raw, filter, rewrite, tag), never a reflect arm
     cls = next(c for c in claims if c.number == 3 and c.arm == "filter+reflect")
     assert [c.label for c in cls.comparisons] == [f"filter+reflect - {b}" for b in ("raw", "filter", "rewrite", "tag")]
+
+
+def test_claim_five_is_not_read_from_an_attack_that_lowers_harm_on_undefended_arms():
+    data = per_seed()
+    # the attack redirects raw instead of attacking it: held-out ASR 0.74 -> 0.30
+    _set(data, "raw", "asr_heldout_after_harmful_ft", [0.30, 0.30, 0.30])
+    c5 = check_claims(data, roles(data))[4]
+    assert c5.status == "not decided" and not c5.decided
+    assert "the attack does not attack" in c5.detail and "raw 0.740 -> 0.300" in c5.detail
+    assert c5.comparisons  # the numbers are still shown
+    # an attack that leaves harm where it was (or raises it) is read as before
+    _set(data, "raw", "asr_heldout_after_harmful_ft", [0.74, 0.74, 0.74])
+    assert check_claims(data, roles(data))[4].status == "pass"
