@@ -42,6 +42,7 @@ def decode(
     max_new: int,
     stops: list[str],
 ) -> list[Generation]:
+    """Greedy or sampled, with no safety checks: the reading has shaped `encoded` and nothing else."""
     return decode_batches(lm, encoded, dec, max_new, stops, [[] for _ in encoded])
 
 
