@@ -27,6 +27,10 @@ from safereflect.eval.model_path import resolve_model
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+_NO_READING = (
+    "CausalLM reads text as given and holds no reading: pass `reading=` (eval/reading.py) to generate and to "
+    "the scoring functions"
+)
 
 
 class CausalLM:
@@ -42,6 +46,15 @@ class CausalLM:
         self.bos_id: int | None = tokenizer.bos_token_id if add_bos else None
         self.prefix_id: int = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else self.eos_id  # type: ignore[assignment]
         self.max_length: int = int(getattr(model.config, "max_position_embeddings", None) or 2048)
+
+    @property
+    def reading(self) -> None:
+        raise AttributeError(_NO_READING)
+
+    @reading.setter
+    def reading(self, _value: object) -> None:
+        # an old script's `lm.reading = ...` would otherwise be silently ignored
+        raise AttributeError(_NO_READING)
 
     @classmethod
     def load(
