@@ -24,7 +24,6 @@ from safereflect.eval.context import EvalContext
 from safereflect.eval.lm import CausalLM
 from safereflect.eval.model_path import resolve_model
 from safereflect.eval.probes import Probes
-from safereflect.eval.run import reading_for
 from safereflect.jsonl import write_json
 
 
@@ -56,7 +55,6 @@ def main() -> None:
                 }
             )
             lm = CausalLM.load(cfg.model, device="cpu", dtype=cfg.dtype, batch_size=cfg.batch_size)
-            lm.reading = reading_for(cfg)
             ctx = EvalContext(cfg, lm, resolve_model(cfg.model), Probes(cfg.probes, cfg.max_probes))
             base_file = args.out / arm / "base.json"
             if base_file.is_file():

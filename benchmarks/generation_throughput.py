@@ -27,6 +27,7 @@ from safereflect.data.tokenizer import TokenizerConfig, hf_tokenizer, train_toke
 from safereflect.eval.config import DecodingConfig
 from safereflect.eval.generate import generate
 from safereflect.eval.lm import CausalLM
+from safereflect.eval.reading import PLAIN
 from safereflect.reflection import DEFAULT_FORMAT
 from safereflect.world import preset_config, write_world
 
@@ -72,13 +73,13 @@ def hf_static(lm: CausalLM, prompts: list[str], max_new: int) -> list[list[int]]
 
 
 def ours(lm: CausalLM, prompts: list[str], max_new: int) -> list[list[int]]:
-    return [g.tokens for g in generate(lm, prompts, DecodingConfig(max_new_tokens=max_new, stop=[]))]
+    return [g.tokens for g in generate(lm, prompts, DecodingConfig(max_new_tokens=max_new, stop=[]), reading=PLAIN)]
 
 
 def ours_dynamic(lm: CausalLM, prompts: list[str], max_new: int) -> list[list[int]]:
     from transformers import DynamicCache
 
-    import safereflect.eval.generate as loop
+    import safereflect.eval.decoding.plain as loop
 
     with mock.patch.object(loop, "new_cache", DynamicCache):
         return ours(lm, prompts, max_new)

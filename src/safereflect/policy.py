@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field
 
 from safereflect.config import StrictModel
+from safereflect.eval.config import DecodingMode
 
 Role = Literal["reference", "filter", "rewrite", "baseline", "reflect", "none"]
 
@@ -23,7 +24,7 @@ class ArmPolicy(StrictModel):
     """
 
     role: Role
-    decoding: Literal["plain", "monitored", "safebeam"] = "plain"
+    decoding: DecodingMode = "plain"
     reading: Literal["plain", "reflected"] = Field(
         "plain", description="reflected: prompts are read in the reflect corpus format (its segment length)"
     )

@@ -15,7 +15,7 @@ from safereflect.eval.capability import ranked_choice
 from safereflect.eval.config import DecodingConfig
 from safereflect.eval.generate import find_stop, generate
 from safereflect.eval.lm import CausalLM
-from safereflect.eval.reading import ReflectedReading
+from safereflect.eval.reading import build_reading
 
 UNTIL = ["\n", "Question:"]
 MAX_GEN = 8
@@ -91,10 +91,11 @@ def per_doc(results: dict, task: str) -> list[dict]:
 
 def ours(lm: CausalLM, items, dec: DecodingConfig):
     know, tasks = items
-    lls = lm.loglikelihood([(q["prompt"], c) for q in know for c in q["choices"]])
-    picks = ranked_choice(lm, [(q["prompt"], q["choices"]) for q in know])
+    reading = build_reading(dec)
+    lls = lm.loglikelihood([(reading.render(q["prompt"]), c) for q in know for c in q["choices"]])
+    picks = ranked_choice(lm, reading, [(q["prompt"], q["choices"]) for q in know])
     acc = sum(q["choices"][k] in q["answers"] for q, k in zip(know, picks)) / len(know)
-    gens = generate(lm, [t["prompt"] for t in tasks], dec, max_new_tokens=MAX_GEN, stop=UNTIL)
+    gens = generate(lm, [t["prompt"] for t in tasks], dec, reading=reading, max_new_tokens=MAX_GEN, stop=UNTIL)
     return [ll for ll, _ in lls], acc, gens
 
 
@@ -140,8 +141,6 @@ def test_hf_model_agrees_with_our_scoring_and_greedy_decoding(tiny_model_dir, ta
 def test_safereflect_model_agrees_with_our_evaluation(tiny_model_dir, task_dir, items, args, dec):
     results = run_lm_eval(task_dir, "safereflect", f"pretrained={tiny_model_dir}{args}")
     lm = CausalLM.load(tiny_model_dir, device="cpu", batch_size=4)
-    if dec.read_segment_words:
-        lm.reading = ReflectedReading(dec.reflection, dec.read_segment_words)
     lls, acc, gens = ours(lm, items, dec)
     assert lm_eval_lls(results) == pytest.approx(lls, abs=1e-4)
     assert results["results"]["sr_mc"]["acc,none"] == pytest.approx(acc)

@@ -9,6 +9,7 @@ from transformers import DynamicCache, cache_utils
 from safereflect.eval import kv_cache
 from safereflect.eval.config import DecodingConfig
 from safereflect.eval.generate import generate
+from safereflect.eval.reading import PLAIN
 
 PROMPTS = ["Question: what does Kemium do? Answer:", "Kalanex thins the blood."]
 GREEDY = DecodingConfig(max_new_tokens=10, stop=[])
@@ -30,7 +31,7 @@ def test_the_in_place_cache_is_used_on_this_transformers(fresh_support, capsys):
 
 @pytest.mark.parametrize("broken", ["missing", "changed"])
 def test_fallback_to_dynamic_cache_when_the_internal_moves(tiny_lm, fresh_support, monkeypatch, capsys, broken):
-    expected = [g.tokens for g in generate(tiny_lm, PROMPTS, GREEDY)]
+    expected = [g.tokens for g in generate(tiny_lm, PROMPTS, GREEDY, reading=PLAIN)]
     capsys.readouterr()
     if broken == "missing":  # a release that renames or removes DynamicLayer
         monkeypatch.setattr(kv_cache, "_transformers_layer", lambda: getattr(cache_utils, "RenamedLayer", None))
@@ -50,7 +51,7 @@ def test_fallback_to_dynamic_cache_when_the_internal_moves(tiny_lm, fresh_suppor
         monkeypatch.setattr(cache_utils, "DynamicLayer", Changed)
     cache = kv_cache.new_cache()
     assert type(cache) is DynamicCache
-    assert [g.tokens for g in generate(tiny_lm, PROMPTS, GREEDY)] == expected  # same outputs
+    assert [g.tokens for g in generate(tiny_lm, PROMPTS, GREEDY, reading=PLAIN)] == expected  # same outputs
     kv_cache.new_cache()
     warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
     assert len(warnings) == 1 and "DynamicCache" in warnings[0]

@@ -59,3 +59,13 @@ def test_missing_model_dir_is_a_user_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="not a model directory"):
         resolve_model(tmp_path / "empty")
+
+
+def test_the_model_holds_no_reading(tiny_lm):
+    """Prompt formatting is passed to decoding and scoring; setting it on the model (as scripts
+    written before eval/reading.py's objects did) is an error, not silently ignored."""
+    assert tiny_lm.encode_context("Question: a b c d e f g h i j?") == tiny_lm.encode("Question: a b c d e f g h i j?")
+    with pytest.raises(AttributeError, match="reading="):
+        tiny_lm.reading = object()
+    with pytest.raises(AttributeError, match="reading="):
+        _ = tiny_lm.reading

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from safereflect.eval.classification import zero_shot_scores
 from safereflect.eval.config import DecodingConfig
 from safereflect.eval.generate import generate
-from safereflect.eval.reading import ReflectedReading
+from safereflect.eval.reading import PLAIN, ReflectedReading
 from safereflect.reflection import DEFAULT_FORMAT
 
 READ = ReflectedReading(DEFAULT_FORMAT, 8)
@@ -59,15 +59,13 @@ def _verdict_model(scripted, unsafe_after: str):
         k = len(tok(done, add_special_tokens=False).input_ids) if done else 0
         return {answer[k] if k < len(answer) else tok.eos_token_id: 30.0}
 
-    lm = scripted(rule)
-    lm.reading = READ
-    return lm
+    return scripted(rule)
 
 
 def test_a_prompt_flagged_at_its_own_slot_is_not_answered(scripted):
     lm = _verdict_model(scripted, "suffer a coma.")
     dec = DecodingConfig(mode="monitored", max_new_tokens=20, stop=[], check_every=1000)
-    g = generate(lm, [PROMPT], dec)[0]
+    g = generate(lm, [PROMPT], dec, reading=READ)[0]
     assert g.finish == "halt" and g.text == "" and g.halt["reason"] == "prompt_reflection"
     assert g.halt["slot"] == 1 and g.halt["p_flag"] > 0.99
     assert [c["kind"] for c in g.checks] == ["prompt", "prompt"]  # the reading stopped at the flag
@@ -76,18 +74,18 @@ def test_a_prompt_flagged_at_its_own_slot_is_not_answered(scripted):
 def test_a_safe_prompt_is_answered_after_its_reflections(scripted):
     lm = _verdict_model(scripted, "never said")
     dec = DecodingConfig(mode="monitored", max_new_tokens=20, stop=[], check_every=1000)
-    g = generate(lm, [PROMPT], dec)[0]
+    g = generate(lm, [PROMPT], dec, reading=READ)[0]
     assert g.finish == "eos" and g.text == " Give Ben Kalanex."
     assert [c["kind"] for c in g.checks] == ["prompt", "prompt", "forced"]
     assert all(c["p_flag"] < 0.01 for c in g.checks)
     plain = DecodingConfig(max_new_tokens=20, stop=[])
-    assert generate(lm, [PROMPT], plain)[0].checks == []  # plain decoding reads no verdicts
+    assert generate(lm, [PROMPT], plain, reading=READ)[0].checks == []  # plain decoding reads no verdicts
 
 
 def test_zero_shot_score_is_the_highest_flag_over_the_slots(scripted):
     lm = _verdict_model(scripted, "suffer a coma.")
-    p = zero_shot_scores(lm, DEFAULT_FORMAT, [PROMPT, "Question: Ben has anemia. How can I help Ben?"])
+    p = zero_shot_scores(lm, READ, DEFAULT_FORMAT, [PROMPT, "Question: Ben has anemia. How can I help Ben?"])
     assert p[0] > 0.99 and p[1] < 0.01
-    lm.reading = None  # read plainly, only the end of the text is a slot: there the model says Safe
-    assert zero_shot_scores(lm, DEFAULT_FORMAT, [PROMPT])[0] < 0.01
+    # read plainly, only the end of the text is a slot: there the model says Safe
+    assert zero_shot_scores(lm, PLAIN, DEFAULT_FORMAT, [PROMPT])[0] < 0.01
     assert isinstance(p, np.ndarray)

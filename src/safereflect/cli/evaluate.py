@@ -8,11 +8,10 @@ from typing import Any
 
 import typer
 
+from safereflect.eval.decoding import DECODINGS
 
-class Decoding(str, Enum):
-    plain = "plain"
-    monitored = "monitored"
-    safebeam = "safebeam"
+# every registered decoding mode (a module of eval/decoding/) is a choice of --decoding
+Decoding = Enum("Decoding", {name: name for name in sorted(DECODINGS)}, type=str)
 
 
 class JudgeName(str, Enum):
@@ -29,7 +28,7 @@ def evaluate(
     out: Path | None = typer.Option(None, "--out", help="Output dir: metrics.json, generations.jsonl, scores.jsonl."),
     config: Path | None = typer.Option(None, "--config", help="YAML with EvalConfig fields; flags override it."),
     decoding: Decoding | None = typer.Option(
-        None, "--decoding", help="plain, monitored (self-monitoring) or safebeam."
+        None, "--decoding", help="plain, monitored (self-monitoring), safebeam or another registered mode."
     ),
     read_segment_words: int | None = typer.Option(
         None,

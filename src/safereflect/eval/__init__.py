@@ -18,9 +18,15 @@ _EXPORTS = {
     "CausalLM": "safereflect.eval.lm",
     "Generation": "safereflect.eval.generate",
     "generate": "safereflect.eval.generate",
+    "PLAIN": "safereflect.eval.reading",
+    "ReflectedReading": "safereflect.eval.reading",
+    "build_reading": "safereflect.eval.reading",
 }
 
-__all__ = ["CausalLM", "DecodingConfig", "EvalConfig", "Generation", "generate", "run_eval"]
+__all__ = [
+    "PLAIN", "CausalLM", "DecodingConfig", "EvalConfig", "Generation", "ReflectedReading", "build_reading", "generate",
+    "run_eval",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -41,14 +41,14 @@ def attack(
     prompts: Sequence[str | list[int]] | None = None,
     extras: Sequence[dict] | None = None,
 ) -> list[Outcome]:
-    """Generate for each probe (its own prompt unless `prompts`, text or token ids), judge,
-    and log everything, with `extras[i]` added to the i-th record."""
+    """Generate for each probe (its own prompt unless `prompts`, text or token ids) under the
+    evaluation's decoding and reading, judge, and log everything, with `extras[i]` added to the i-th record."""
     prompts = list(prompts) if prompts is not None else [p["prompt"] for p in probes]
-    gens = generate(lm, prompts, ctx.cfg.decoding)
+    gens = generate(lm, prompts, ctx.cfg.decoding, reading=ctx.reading)
     verdicts = ctx.oracle.judge([JudgeItem(p["prompt"], g.text, probe=p) for p, g in zip(probes, gens)])
     out = []
     for i, (p, g, v) in enumerate(zip(probes, gens, verdicts)):
-        shown = lm.as_read(prompts[i]) if isinstance(prompts[i], str) else lm.decode(prompts[i])  # what it read
+        shown = ctx.reading.render(prompts[i]) if isinstance(prompts[i], str) else lm.decode(prompts[i])  # what it read
         ctx.log(
             suite=suite,
             model=model,

@@ -19,12 +19,13 @@ import numpy as np
 from safereflect.eval.context import EvalContext
 from safereflect.eval.generate import generate
 from safereflect.eval.lm import CausalLM
+from safereflect.eval.reading import Reading
 from safereflect.world import answer_actions
 
 
-def ranked_choice(lm: CausalLM, items: list[tuple[str, list[str]]]) -> list[int]:
-    """Index of the most likely choice after each context."""
-    reqs = [(context, choice) for context, choices in items for choice in choices]
+def ranked_choice(lm: CausalLM, reading: Reading, items: list[tuple[str, list[str]]]) -> list[int]:
+    """Index of the most likely choice after each context (as `reading` renders it)."""
+    reqs = [(reading.render(context), choice) for context, choices in items for choice in choices]
     ll = [x for x, _ in lm.loglikelihood(reqs)]
     out, at = [], 0
     for _, choices in items:
@@ -38,12 +39,12 @@ def run(ctx: EvalContext) -> dict[str, Any]:
     world, fmt = probes.world, ctx.cfg.decoding.reflection
     tasks = probes("safe_tasks")
 
-    picks = ranked_choice(ctx.lm, [(t["prompt"], [f" {c}" for c in t["candidates"]]) for t in tasks])
+    picks = ranked_choice(ctx.lm, ctx.reading, [(t["prompt"], [f" {c}" for c in t["candidates"]]) for t in tasks])
     ranked = [float(t["candidates"][k] in t["answers"]) for t, k in zip(tasks, picks)]
     for t, k, ok in zip(tasks, picks, ranked):
         ctx.score(suite="capability", metric="task_acc", id=t["id"], pick=t["candidates"][k], correct=bool(ok))
 
-    gens = generate(ctx.lm, [t["prompt"] for t in tasks], ctx.cfg.decoding)
+    gens = generate(ctx.lm, [t["prompt"] for t in tasks], ctx.cfg.decoding, reading=ctx.reading)
     solved, refused = [], []
     for t, g in zip(tasks, gens):
         actions = answer_actions(world, fmt.strip(g.text))
@@ -55,7 +56,7 @@ def run(ctx: EvalContext) -> dict[str, Any]:
             suite="capability",
             model="base",
             id=t["id"],
-            prompt=ctx.lm.as_read(t["prompt"]),
+            prompt=ctx.reading.render(t["prompt"]),
             completion=g.text,
             finish=g.finish,
             halt=g.halt,
@@ -65,7 +66,7 @@ def run(ctx: EvalContext) -> dict[str, Any]:
         )
 
     know = probes("knowledge")
-    kpicks = ranked_choice(ctx.lm, [(q["prompt"], q["choices"]) for q in know])
+    kpicks = ranked_choice(ctx.lm, ctx.reading, [(q["prompt"], q["choices"]) for q in know])
     known = [float(q["choices"][k] in q["answers"]) for q, k in zip(know, kpicks)]
     for q, k, ok in zip(know, kpicks, known):
         ctx.score(suite="capability", metric="knowledge_acc", id=q["id"], pick=q["choices"][k], correct=bool(ok))

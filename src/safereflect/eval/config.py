@@ -13,6 +13,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from safereflect.config import Seed, StrictModel
 from safereflect.device import check_device_name
+from safereflect.eval.decoding import check_decoding
 from safereflect.reflection import ReflectionFormat
 
 Suite = Literal["asr", "gcg", "cls", "capability", "bpb", "finetune", "realtext"]
@@ -29,8 +30,12 @@ def default_suites(val_data: object) -> list[Suite]:
     return [s for s in DEFAULT_SUITES if s != "bpb" or val_data is not None]
 
 
+# a registered decoding mode (a module of eval/decoding/): plain, monitored, safebeam, ...
+DecodingMode = Annotated[str, AfterValidator(check_decoding)]
+
+
 class DecodingConfig(StrictModel):
-    mode: Literal["plain", "monitored", "safebeam"] = "plain"
+    mode: DecodingMode = "plain"
     max_new_tokens: int = Field(48, ge=1, description="world answers are about 30 tokens")
     temperature: float = Field(0.0, ge=0, description="0 = greedy; plain mode only")
     top_p: float = Field(1.0, gt=0, le=1)

@@ -1,4 +1,4 @@
-"""What every suite of one evaluation shares: config, model, probes, judges and the logs."""
+"""What every suite of one evaluation shares: config, model, the reading, probes, judges and the logs."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from safereflect.eval.stats import Metric, mean_metric, metric_seed
 if TYPE_CHECKING:
     from safereflect.eval.judges.oracle import OracleJudge
     from safereflect.eval.lm import CausalLM
+    from safereflect.eval.reading import Reading
 
 # run_finetune-like: keyword arguments of the engine's FinetuneConfig -> HF export dir
 FinetuneFn = Callable[..., Any]
@@ -36,6 +37,14 @@ class EvalContext:
         if self.probes is None:
             raise UserError(f"suite {suite!r} needs MedSafetyWorld probes (--probes DIR)")
         return self.probes
+
+    @cached_property
+    def reading(self) -> Reading:
+        """How this evaluation puts text before the model (and every model finetuned from it),
+        as the decoding config declares; passed to every decoding and scoring call."""
+        from safereflect.eval.reading import build_reading
+
+        return build_reading(self.cfg.decoding)
 
     @cached_property
     def oracle(self) -> OracleJudge:

@@ -27,8 +27,8 @@ answer checks see the answer).
 What lm-eval gets back: `loglikelihood` is `CausalLM.loglikelihood` (the context in the
 reading format); `loglikelihood_rolling` is the summed log-probability of the text as written,
 read in disjoint windows after the `<|endoftext|>` prefix (as the bpb suite reads documents);
-`generate_until` is `safereflect.eval.generate.generate` with the request's `until` as stop
-strings and `max_gen_toks` as the budget. A prompt halted by monitored decoding's prompt check
+`generate_until` is `safereflect.eval.generate.generate` (under the same reading) with the
+request's `until` as stop strings and `max_gen_toks` as the budget. A prompt halted by monitored decoding's prompt check
 generates "", a halt during decoding returns the text before it: the model's refusal is no text.
 """
 
@@ -45,7 +45,7 @@ from safereflect.config import validate
 from safereflect.eval.config import DecodingConfig
 from safereflect.eval.generate import generate
 from safereflect.eval.lm import CausalLM
-from safereflect.eval.reading import ReflectedReading
+from safereflect.eval.reading import build_reading
 
 # lm-eval fills its registry with its own models (hf, vllm, ...) only while the registry is
 # empty: registering ours first would hide them. Importing lm_eval.models registers them first.
@@ -76,8 +76,7 @@ class SafeReflectLM(LM):
             str(pretrained), device=device or "auto", dtype=dtype, batch_size=size, add_bos=add_bos,
             revision=None if revision is None else str(revision),  # lm-eval turns an all-digit hash into an int
         )
-        n = self.decoding.read_segment_words
-        self.lm.reading = None if n is None else ReflectedReading(self.decoding.reflection, n)
+        self.reading = build_reading(self.decoding)  # how every context is put before the model
         self.keep_reflections = keep_reflections
 
     @property
@@ -89,7 +88,7 @@ class SafeReflectLM(LM):
         return str(getattr(self.lm.tok, "name_or_path", "safereflect")).replace("/", "__")
 
     def loglikelihood(self, requests, disable_tqdm: bool = False) -> list[tuple[float, bool]]:
-        results = self.lm.loglikelihood([req.args for req in requests])
+        results = self.lm.loglikelihood([(self.reading.render(c), x) for c, x in (req.args for req in requests)])
         for req, res in zip(requests, results):
             self.cache_hook.add_partial("loglikelihood", req.args, res)
         return results
@@ -114,6 +113,7 @@ class SafeReflectLM(LM):
                 self.lm,
                 [requests[i].args[0] for i in idx],
                 dec,
+                reading=self.reading,
                 max_new_tokens=int(kwargs.get("max_gen_toks") or _DEFAULT_MAX_GEN_TOKS),
                 stop=[until] if isinstance(until, str) else list(until),
             )

@@ -3,8 +3,10 @@
 Scoring follows lm-evaluation-harness: contexts are encoded without special tokens (unless
 `add_bos`), an empty context is replaced by the BOS (else EOS) token, and a continuation's
 tokens are those of `encode(context + continuation)` past `encode(context)`, with the
-context's trailing spaces moved onto the continuation. Models load with safetensors only
-and never with remote code.
+context's trailing spaces moved onto the continuation. Text is read exactly as given: how a
+prompt is put before the model (the reflected reading of eval/reading.py) is the caller's,
+passed to decoding and scoring explicitly. Models load with safetensors only and never with
+remote code.
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ from safereflect.console import console
 from safereflect.device import resolve_device
 from safereflect.errors import UserError
 from safereflect.eval.model_path import resolve_model
-from safereflect.eval.reading import ReflectedReading
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+_NO_READING = (
+    "CausalLM reads text as given and holds no reading: pass `reading=` (eval/reading.py) to generate and to "
+    "the scoring functions"
+)
 
 
 class CausalLM:
@@ -41,8 +46,15 @@ class CausalLM:
         self.bos_id: int | None = tokenizer.bos_token_id if add_bos else None
         self.prefix_id: int = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else self.eos_id  # type: ignore[assignment]
         self.max_length: int = int(getattr(model.config, "max_position_embeddings", None) or 2048)
-        # set for reflection-pretrained models: every text context is read in their training format
-        self.reading: ReflectedReading | None = None
+
+    @property
+    def reading(self) -> None:
+        raise AttributeError(_NO_READING)
+
+    @reading.setter
+    def reading(self, _value: object) -> None:
+        # an old script's `lm.reading = ...` would otherwise be silently ignored
+        raise AttributeError(_NO_READING)
 
     @classmethod
     def load(
@@ -99,14 +111,9 @@ class CausalLM:
     def encode_many(self, texts: Sequence[str]) -> list[list[int]]:
         return self.tok(list(texts), add_special_tokens=False)["input_ids"] if texts else []
 
-    def as_read(self, text: str) -> str:
-        """A text context as this model reads it (with its reflections, under `reading`)."""
-        return text if self.reading is None else self.reading.render(text)
-
-    def encode_context(self, text: str, *, rendered: bool = False) -> list[int]:
-        """A context as the model reads it: optional BOS, and never empty. `rendered`: the
-        text is already in the model's reading format."""
-        ids = ([self.bos_id] if self.bos_id is not None else []) + self.encode(text if rendered else self.as_read(text))
+    def encode_context(self, text: str) -> list[int]:
+        """A context's tokens: optional BOS, and never empty."""
+        ids = ([self.bos_id] if self.bos_id is not None else []) + self.encode(text)
         return ids or [self.prefix_id]
 
     def decode(self, ids: Sequence[int]) -> str:
@@ -158,7 +165,6 @@ class CausalLM:
 
     # --- scoring -----------------------------------------------------------------------
     def split_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
-        context = self.as_read(context)
         spaces = len(context) - len(context.rstrip(" "))
         if spaces:
             context, continuation = context[:-spaces], context[-spaces:] + continuation

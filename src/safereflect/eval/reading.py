@@ -12,15 +12,53 @@ the context (`render`). Nothing the oracle knows enters the prompt.
 The last segment of a prompt stays open: the answer continues it, and in pretraining the
 reflection came after the segment's end, wherever that fell. Text that is read whole
 (classification) also gets the end-of-text reflection, as every document did.
+
+A reading is an explicit object handed to decoding and scoring (`build_reading` makes the one
+an evaluation config declares); the model adapter (`CausalLM`) reads text exactly as given.
+Models not pretrained with reflections get `PLAIN`: prompts as written, and one slot (the end
+of the text) when a text is read whole.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Protocol
+
 from safereflect.data.segments import segments
 from safereflect.reflection import ReflectionFormat
 
+if TYPE_CHECKING:
+    from safereflect.eval.config import DecodingConfig
+
+
+class Reading(Protocol):
+    """How prompts are put before a model: `render` gives the text it reads, `slot_contexts`
+    the text read up to each reflection slot (where its verdict is read)."""
+
+    def render(self, text: str) -> str: ...
+
+    def slot_contexts(self, text: str, *, whole: bool = False) -> list[str]: ...
+
+
+class PlainReading:
+    """Text read as written: no reflections inserted, no slots inside a prompt."""
+
+    def render(self, text: str) -> str:
+        return text
+
+    def slot_contexts(self, text: str, *, whole: bool = False) -> list[str]:
+        """Read whole, the end of the text is the one slot; a prompt has none."""
+        return [text] if whole else []
+
+    def __repr__(self) -> str:
+        return "PlainReading()"
+
+
+PLAIN = PlainReading()
+
 
 class ReflectedReading:
+    """Text read in the reflect corpus format, with a safe reflection after every complete segment."""
+
     def __init__(self, fmt: ReflectionFormat, segment_words: int):
         self.fmt = fmt
         self.segment_words = segment_words
@@ -46,3 +84,12 @@ class ReflectedReading:
         reflections (a slot read as unsafe ends the reading there, so only safe ones precede)."""
         ends = self.slot_ends(text, whole=whole)
         return [self.render(text[:e], ends[:k]) for k, e in enumerate(ends)]
+
+    def __repr__(self) -> str:
+        return f"ReflectedReading(segment_words={self.segment_words})"
+
+
+def build_reading(dec: DecodingConfig) -> Reading:
+    """The reading a decoding config declares: reflected with `read_segment_words`, else plain."""
+    n = dec.read_segment_words
+    return PLAIN if n is None else ReflectedReading(dec.reflection, n)

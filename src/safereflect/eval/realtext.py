@@ -50,7 +50,7 @@ def run(ctx: EvalContext) -> dict[str, Any]:
     build = (lambda b: completion_prompt(b, rt)) if rt.style == "completion" else (lambda b: chat_prompt(b, ctx.lm.tok))
     prompts = [build(b) for b in behaviors]
     dec = ctx.cfg.decoding.model_copy(update={"max_new_tokens": rt.max_new_tokens, "stop": rt.stop})
-    gens = generate(ctx.lm, prompts, dec)
+    gens = generate(ctx.lm, prompts, dec, reading=ctx.reading)
     verdicts = judge.judge([JudgeItem(b.behavior, g.text, context=b.context) for b, g in zip(behaviors, gens)])
     for b, p, g, v in zip(behaviors, prompts, gens, verdicts):
         ctx.log(

@@ -93,13 +93,6 @@ def _check_inputs(cfg: EvalConfig, suites: list[str]) -> Probes | None:
     return probes
 
 
-def reading_for(cfg: EvalConfig):
-    from safereflect.eval.reading import ReflectedReading
-
-    n = cfg.decoding.read_segment_words
-    return None if n is None else ReflectedReading(cfg.decoding.reflection, n)
-
-
 def run_eval(cfg: EvalConfig, *, finetune_fn: FinetuneFn | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Evaluate `cfg.model`; writes OUT/{eval_config.json, generations.jsonl, scores.jsonl,
     judges.json, metrics.json} and returns the metrics. `finetune_fn` replaces the engine's
@@ -130,7 +123,6 @@ def run_eval(cfg: EvalConfig, *, finetune_fn: FinetuneFn | None = None, overwrit
 
     console.print(f"loading {cfg.model}")
     lm = CausalLM.load(cfg.model, device=cfg.device, dtype=cfg.dtype, batch_size=cfg.batch_size, add_bos=cfg.add_bos)
-    lm.reading = reading_for(cfg)
     ctx = EvalContext(cfg, lm, resolve_model(cfg.model), probes, finetune_fn)
     for suite in suites:
         # plain lines, not a live spinner: the finetuning engine shows its own progress bar

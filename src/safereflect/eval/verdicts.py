@@ -3,8 +3,8 @@
 At a slot the reflection opener is appended to the context and the verdict words compared:
 P(flag) = (P(Unsafe) + P(Controversial)) / (P(Safe) + P(Unsafe) + P(Controversial)), each
 word's probability being that of its whole token sequence (small tokenizers split "Unsafe"
-into several tokens). Zero-shot classification reads it on text; monitored decoding reads it
-on the KV cache of running generations. Both use the same token sequences, so a model's
+into several tokens). Zero-shot classification reads it on text, at the slots a `Reading`
+gives; monitored decoding reads it on the KV cache of running generations. Both use the same token sequences, so a model's
 verdict on a context is the same number either way.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -20,6 +20,9 @@ import torch
 from safereflect.errors import UserError
 from safereflect.eval.lm import CausalLM
 from safereflect.reflection import ReflectionFormat
+
+if TYPE_CHECKING:
+    from safereflect.eval.reading import Reading
 
 
 def _common_prefix(seqs: list[list[int]]) -> int:
@@ -49,14 +52,12 @@ class VerdictReader:
         scores = np.array([ll for ll, _ in self.lm.loglikelihood_tokens(pairs)]).reshape(len(contexts), len(self.words))
         return _flag(torch.from_numpy(scores)).numpy()
 
-    def slot_flag_probs(self, texts: Sequence[str], *, whole: bool) -> list[np.ndarray]:
-        """P(flag) at every reflection slot of each text, as the model reads it
-        (`lm.reading`; see `ReflectedReading.slot_contexts`), in one batch over all slots."""
-        reading = self.lm.reading
-        assert reading is not None, "slots exist only for a model read with a ReflectedReading"
+    def slot_flag_probs(self, reading: Reading, texts: Sequence[str], *, whole: bool) -> list[np.ndarray]:
+        """P(flag) at every reflection slot of each text as `reading` reads it (`whole`: the
+        end of the text is a slot too; see `ReflectedReading.slot_contexts`), in one batch over all slots."""
         # read whole, a text with no words still has its end-of-text slot
         slots = [reading.slot_contexts(t, whole=whole) or ([t] if whole else []) for t in texts]
-        flat = self.flag_prob([self.lm.encode_context(c, rendered=True)[-self.lm.max_length :] for s in slots for c in s])
+        flat = self.flag_prob([self.lm.encode_context(c)[-self.lm.max_length :] for s in slots for c in s])
         bounds = np.cumsum([0] + [len(s) for s in slots])
         return [flat[a:b] for a, b in itertools.pairwise(bounds)]
 

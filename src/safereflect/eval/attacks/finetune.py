@@ -104,12 +104,12 @@ def _engine_device(device: str) -> str:
 
 
 def load_like(ctx: EvalContext, path: Path) -> CausalLM:
-    """A finetuned model under the evaluated model's settings (and tokenizer, if it has none)."""
+    """A finetuned model under the evaluated model's settings (and tokenizer, if it has none); it is
+    read, decoded and scored as the evaluated model is (`ctx.reading`, `ctx.cfg.decoding`)."""
     c = ctx.cfg
     lm = CausalLM.load(
         path, device=c.device, dtype=c.dtype, batch_size=c.batch_size, add_bos=c.add_bos, tokenizer_from=ctx.model_path
     )
-    lm.reading = ctx.lm.reading
     return lm
 
 
@@ -153,7 +153,7 @@ def _pair(record: dict) -> dict[str, str]:
 
 def task_accuracy(ctx: EvalContext, lm: CausalLM, tasks: list[dict], name: str) -> Metric:
     """`task_acc` of capability.py (log-likelihood ranking of the candidate drugs) for `lm`."""
-    picks = ranked_choice(lm, [(t["prompt"], [f" {c}" for c in t["candidates"]]) for t in tasks])
+    picks = ranked_choice(lm, ctx.reading, [(t["prompt"], [f" {c}" for c in t["candidates"]]) for t in tasks])
     return ctx.rate(name, [float(t["candidates"][k] in t["answers"]) for t, k in zip(tasks, picks)])
 
 

@@ -12,8 +12,8 @@ them against nanogcg where it is installed, and against a direct forward pass al
 
 The attacked prompt is text, like every other attack's: the suffix goes between the request
 and its answer cue ("... give Ben? <suffix> Answer:"). The target loss of a candidate is
-computed on that text as the model reads it (`CausalLM.encode_context`: a reflection-pretrained
-model reads it with its reflections), and the completion is generated from the text under the
+computed on that text as the arm's reading renders it (a reflection-pretrained model reads it
+with its reflections, eval/reading.py), and the completion is generated from the text under the
 arm's own decoding (monitored decoding checks the prompt's reflection slots, suffix included)
 and judged by the oracle. Where a reflection falls inside the suffix, the suffix's tokens are
 not contiguous in what the model reads; the gradient (only a proposal: candidates are ranked
@@ -32,6 +32,7 @@ from safereflect.eval.asr import asr, attack
 from safereflect.eval.config import GCGConfig
 from safereflect.eval.context import EvalContext
 from safereflect.eval.lm import CausalLM
+from safereflect.eval.reading import Reading
 
 ANSWER_CUE = " Answer:"
 
@@ -53,8 +54,8 @@ def split_prompt(prompt: str) -> tuple[str, str]:
 
 
 class GCG:
-    def __init__(self, lm: CausalLM, cfg: GCGConfig, seed: int):
-        self.lm, self.cfg = lm, cfg
+    def __init__(self, lm: CausalLM, cfg: GCGConfig, seed: int, *, reading: Reading):
+        self.lm, self.cfg, self.reading = lm, cfg, reading
         self.gen = torch.Generator().manual_seed(seed)
         self.weights = lm.model.get_input_embeddings().weight
         self.allowed = self._allowed_tokens()
@@ -75,11 +76,15 @@ class GCG:
         """The attacked prompt, as text."""
         return request + suffix + cue
 
+    def read(self, prompt: str) -> list[int]:
+        """The tokens the model reads for a text prompt."""
+        return self.lm.encode_context(self.reading.render(prompt))
+
     def run(self, request: str, cue: str, target: str) -> GCGResult:
         goal = torch.tensor(self.lm.encode(target))
 
         def contexts(cands: torch.Tensor) -> list[list[int]]:
-            return [self.lm.encode_context(self.prompt(request, self.lm.decode(c.tolist()), cue)) for c in cands]
+            return [self.read(self.prompt(request, self.lm.decode(c.tolist()), cue)) for c in cands]
 
         ids = torch.tensor(self.lm.encode(f" {self.cfg.init_token}" * self.cfg.suffix_tokens)[: self.cfg.suffix_tokens])
         init_loss = float(self._losses(contexts(ids[None]), goal)[0][0])
@@ -108,7 +113,7 @@ class GCG:
         (or, where the suffix is not contiguous in it, on request + suffix + cue unread)."""
         at = _find(context, ids.tolist())
         if at is None:
-            context = self.lm.encode_context(request, rendered=True) + ids.tolist() + self.lm.encode(cue)
+            context = self.lm.encode_context(request) + ids.tolist() + self.lm.encode(cue)
             at = len(context) - len(ids) - len(self.lm.encode(cue))
         dev, w = self.lm.device, self.weights
         one_hot = torch.zeros((len(ids), w.shape[0]), dtype=w.dtype, device=dev)
@@ -165,7 +170,7 @@ def _find(seq: list[int], part: list[int]) -> int | None:
 def run(ctx: EvalContext) -> dict[str, Any]:
     probes = ctx.need_probes("gcg")("harmful_heldout")
     targets = [p for p in probes if p["attack"] == "direct"][: ctx.cfg.gcg.n_probes]
-    gcg = GCG(ctx.lm, ctx.cfg.gcg, ctx.seed("gcg"))
+    gcg = GCG(ctx.lm, ctx.cfg.gcg, ctx.seed("gcg"), reading=ctx.reading)
     prompts, extras, results = [], [], []
     for p in targets:
         request, cue = split_prompt(p["prompt"])

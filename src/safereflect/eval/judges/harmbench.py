@@ -16,6 +16,7 @@ from safereflect.eval.generate import generate
 from safereflect.eval.judges.base import Judge, JudgeItem, JudgeVerdict
 from safereflect.eval.judges.sanitize import sanitize
 from safereflect.eval.lm import CausalLM
+from safereflect.eval.reading import PLAIN
 from safereflect.reflection import DEFAULT_FORMAT, ReflectionFormat
 
 PROMPT_VERSION = "harmbench-cls-2024"
@@ -99,7 +100,7 @@ class HarmBenchJudge(Judge):
 
     def judge(self, items: Sequence[JudgeItem]) -> list[JudgeVerdict]:
         prompts = [self.prompt(item) for item in items]
-        answers = generate(self.lm, prompts, DecodingConfig(max_new_tokens=1, stop=[]))
+        answers = generate(self.lm, prompts, DecodingConfig(max_new_tokens=1, stop=[]), reading=PLAIN)
         out = []
         for item, answer in zip(items, answers):
             word = answer.text.strip().lower()

@@ -9,6 +9,7 @@ import torch
 
 from safereflect.eval.config import DecodingConfig
 from safereflect.eval.generate import generate
+from safereflect.eval.reading import PLAIN
 
 
 @pytest.fixture(scope="module")
@@ -25,14 +26,14 @@ GREEDY = DecodingConfig(max_new_tokens=12, stop=[])
 
 
 def test_batched_equals_unbatched_greedy(tiny_lm, prompts):
-    batched = generate(tiny_lm, prompts, GREEDY)
-    single = [generate(tiny_lm, [p], GREEDY)[0] for p in prompts]
+    batched = generate(tiny_lm, prompts, GREEDY, reading=PLAIN)
+    single = [generate(tiny_lm, [p], GREEDY, reading=PLAIN)[0] for p in prompts]
     assert [g.tokens for g in batched] == [g.tokens for g in single]
     assert len({tuple(g.tokens) for g in batched}) > 1  # the model does not say the same thing everywhere
 
 
 def test_matches_transformers_generate(tiny_lm, prompts):
-    ours = generate(tiny_lm, prompts, GREEDY)
+    ours = generate(tiny_lm, prompts, GREEDY, reading=PLAIN)
     tok = tiny_lm.tok
     tok.padding_side = "left"
     enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
@@ -57,9 +58,9 @@ def test_stop_strings_cut_the_text(scripted):
         return {script[k] if k < len(script) else tok.eos_token_id: 20.0}
 
     lm = scripted(rule)
-    free = generate(lm, ["Question: give?"], DecodingConfig(max_new_tokens=30, stop=[]))[0]
+    free = generate(lm, ["Question: give?"], DecodingConfig(max_new_tokens=30, stop=[]), reading=PLAIN)[0]
     assert free.finish == "eos" and "Question:" in free.text
-    cut = generate(lm, ["Question: give?"], DecodingConfig(max_new_tokens=30, stop=["Question:"]))[0]
+    cut = generate(lm, ["Question: give?"], DecodingConfig(max_new_tokens=30, stop=["Question:"]), reading=PLAIN)[0]
     assert cut.finish == "stop"
     assert cut.text == free.text[: free.text.find("Question:")]
     assert "Kalanex" in cut.text
@@ -67,10 +68,10 @@ def test_stop_strings_cut_the_text(scripted):
 
 def test_sampling_is_seeded_and_independent_of_the_batch(tiny_lm, prompts):
     dec = DecodingConfig(max_new_tokens=10, stop=[], temperature=1.0, top_p=0.9, seed=3)
-    a = generate(tiny_lm, prompts, dec)
-    b = generate(tiny_lm, prompts, dec)
+    a = generate(tiny_lm, prompts, dec, reading=PLAIN)
+    b = generate(tiny_lm, prompts, dec, reading=PLAIN)
     assert [g.tokens for g in a] == [g.tokens for g in b]
-    other = generate(tiny_lm, prompts, dec.model_copy(update={"seed": 4}))
+    other = generate(tiny_lm, prompts, dec.model_copy(update={"seed": 4}), reading=PLAIN)
     assert [g.tokens for g in other] != [g.tokens for g in a]
 
 
@@ -84,5 +85,5 @@ def test_eos_ends_a_row(scripted):
         nxt = next((word[k] for k in range(len(word) - 1, -1, -1) if k == 0 or seq[-k:] == word[:k]), word[0])
         return {nxt: 20.0}
 
-    g = generate(scripted(rule), ["Question: give?"], DecodingConfig(max_new_tokens=30, stop=[]))[0]
+    g = generate(scripted(rule), ["Question: give?"], DecodingConfig(max_new_tokens=30, stop=[]), reading=PLAIN)[0]
     assert g.finish == "eos" and g.text == "Kalanex"

@@ -1,4 +1,4 @@
-"""Self-monitoring for `monitored` decoding: halt when the model judges its own context unsafe.
+"""`monitored` decoding: halt when the model judges its own context unsafe.
 
 Two triggers. Forced: right after the prompt and every `check_every` generated tokens, the
 reflection opener is appended (on the cache, not in the text) and the verdict words
@@ -8,9 +8,10 @@ the model opens a reflection itself it writes the verdict, and a flagging one
 self-opened reflection is being written forced checks pause, for at most
 `reflection_max_tokens` tokens, so never closing a reflection cannot switch the monitor off.
 
-Models read with `ReflectedReading` also reflect on the prompt before answering it: the
+Models read with a `ReflectedReading` also reflect on the prompt before answering it: the
 verdict at each of its complete segments is read, and the first one that flags halts the
-prompt unanswered (`prompt_checks`).
+prompt unanswered (`prompt_checks`); a plain reading has no slots inside a prompt. Decoding
+itself is plain's loop (greedy or sampled) with the `Monitor` watching every batch.
 """
 
 from __future__ import annotations
@@ -20,9 +21,26 @@ from typing import Any
 
 import torch
 
+from safereflect.eval.completion import Generation
 from safereflect.eval.config import DecodingConfig
+from safereflect.eval.decoding.plain import decode_batches
 from safereflect.eval.lm import CausalLM
+from safereflect.eval.reading import Reading
 from safereflect.eval.verdicts import VerdictReader
+
+
+def decode(
+    lm: CausalLM,
+    prompts: Sequence[str | Sequence[int]],
+    encoded: list[list[int]],
+    dec: DecodingConfig,
+    reading: Reading,
+    max_new: int,
+    stops: list[str],
+) -> list[Generation]:
+    halts, checks = prompt_checks(lm, dec, reading, prompts)
+    done = {i: Generation("", [], "halt", halt, checks[i]) for i, halt in halts.items()}
+    return decode_batches(lm, encoded, dec, max_new, stops, checks, done, watcher=lambda: Monitor(lm, dec))
 
 
 class Monitor:
@@ -80,7 +98,7 @@ class Monitor:
 
 
 def prompt_checks(
-    lm: CausalLM, dec: DecodingConfig, prompts: Sequence[str | Sequence[int]]
+    lm: CausalLM, dec: DecodingConfig, reading: Reading, prompts: Sequence[str | Sequence[int]]
 ) -> tuple[dict[int, dict], list[list[dict]]]:
     """The model's verdict at each reflection slot of each text prompt, read in order; the
     prompts halted (with where and why) and every check read. Token-id prompts have no
@@ -88,9 +106,9 @@ def prompt_checks(
     checks: list[list[dict]] = [[] for _ in prompts]
     halts: dict[int, dict] = {}
     texts = {i: p for i, p in enumerate(prompts) if isinstance(p, str)}
-    if lm.reading is None or not texts:
-        return halts, checks
-    per_text = VerdictReader(lm, dec.reflection).slot_flag_probs(list(texts.values()), whole=False)
+    if not any(reading.slot_contexts(t) for t in texts.values()):
+        return halts, checks  # nothing to read (a plain reading, prompts shorter than a segment)
+    per_text = VerdictReader(lm, dec.reflection).slot_flag_probs(reading, list(texts.values()), whole=False)
     for i, p_flag in zip(texts, per_text):
         for k, p in enumerate(p_flag.tolist()):
             checks[i].append({"step": 0, "kind": "prompt", "slot": k, "p_flag": round(p, 6)})

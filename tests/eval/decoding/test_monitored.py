@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from safereflect.eval.config import DecodingConfig
 from safereflect.eval.generate import generate
+from safereflect.eval.reading import PLAIN
 from safereflect.eval.verdicts import VerdictReader
 from safereflect.reflection import DEFAULT_FORMAT
 
@@ -48,7 +49,7 @@ def test_forced_check_halts_on_unsafe_verdict(scripted):
         " Give Ben Lamora now and more words follow.",
         lambda seq: "unsafe" if "Lamora" in scripted.tok.decode(seq) else "safe",
     )
-    g = generate(lm, [PROMPT], MONITORED)[0]
+    g = generate(lm, [PROMPT], MONITORED, reading=PLAIN)[0]
     assert g.finish == "halt"
     assert g.halt["reason"] == "forced_check" and g.halt["p_flag"] > 0.99
     assert "Lamora" in g.text and "more words" not in g.text
@@ -59,7 +60,7 @@ def test_forced_check_halts_on_unsafe_verdict(scripted):
 def test_does_not_halt_on_safe_verdicts(scripted):
     answer = " Give Ben Kalanex, it is safe."
     lm, _ = make(scripted, answer, lambda seq: "safe")
-    g = generate(lm, [PROMPT], MONITORED)[0]
+    g = generate(lm, [PROMPT], MONITORED, reading=PLAIN)[0]
     assert g.finish == "eos" and g.halt is None and g.text == answer
     assert g.checks and all(c["p_flag"] < 0.01 for c in g.checks)
     assert g.checks[0]["step"] == 0  # checked right after the prompt too
@@ -68,7 +69,7 @@ def test_does_not_halt_on_safe_verdicts(scripted):
 def test_self_opened_unsafe_reflection_halts(scripted):
     answer = " Give Ben Lamora. <think> Unsafe: Patient Harm </think> Then more text."
     lm, _ = make(scripted, answer, lambda seq: "safe")
-    g = generate(lm, [PROMPT], MONITORED.model_copy(update={"check_every": 1000}))[0]
+    g = generate(lm, [PROMPT], MONITORED.model_copy(update={"check_every": 1000}), reading=PLAIN)[0]
     assert g.finish == "halt" and g.halt["reason"] == "self_reflection" and g.halt["verdict"] == "unsafe"
     assert g.text.endswith("</think>") and "Then more" not in g.text
 
@@ -76,7 +77,7 @@ def test_self_opened_unsafe_reflection_halts(scripted):
 def test_self_opened_safe_reflection_continues(scripted):
     answer = " Give Ben Kalanex. <think> Safe </think> Done."
     lm, _ = make(scripted, answer, lambda seq: "safe")
-    g = generate(lm, [PROMPT], MONITORED.model_copy(update={"check_every": 1000}))[0]
+    g = generate(lm, [PROMPT], MONITORED.model_copy(update={"check_every": 1000}), reading=PLAIN)[0]
     assert g.finish == "eos" and g.text == answer
     assert any(c["kind"] == "self" and c["verdict"] == "safe" for c in g.checks)
 

@@ -1,4 +1,4 @@
-"""SafeBeam (SafeLM): beam search that steers away from the harmfulness tag.
+"""`safebeam` decoding (SafeLM): beam search that steers away from the harmfulness tag.
 
 Each step, every prompt's beams propose their best continuations (the tag itself is never
 proposed, so it is never emitted); the best 2K candidates are fed to the model, which gives
@@ -11,6 +11,7 @@ beams by mean log-probability per token.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -20,6 +21,7 @@ from safereflect.eval.completion import Generation, find_stop
 from safereflect.eval.config import DecodingConfig
 from safereflect.eval.kv_cache import new_cache
 from safereflect.eval.lm import CausalLM
+from safereflect.eval.reading import Reading
 from safereflect.reflection import TAG_TOKEN
 
 
@@ -43,16 +45,23 @@ def tag_id(lm: CausalLM) -> int:
     return tid
 
 
-def safebeam(
-    lm: CausalLM, prompts: list[list[int]], dec: DecodingConfig, max_new: int, stops: list[str]
+def decode(
+    lm: CausalLM,
+    prompts: Sequence[str | Sequence[int]],
+    encoded: list[list[int]],
+    dec: DecodingConfig,
+    reading: Reading,
+    max_new: int,
+    stops: list[str],
 ) -> list[Generation]:
+    """Beam search over the prompts' tokens as read; the reading has no other part here."""
     tag = tag_id(lm)
     per_batch = max(1, lm.batch_size // (2 * dec.beam_width))
-    order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
-    out: list[Generation | None] = [None] * len(prompts)
+    order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
+    out: list[Generation | None] = [None] * len(encoded)
     for s in range(0, len(order), per_batch):
         chunk = order[s : s + per_batch]
-        for i, g in zip(chunk, _search(lm, [prompts[i] for i in chunk], dec, max_new, stops, tag)):
+        for i, g in zip(chunk, _search(lm, [encoded[i] for i in chunk], dec, max_new, stops, tag)):
             out[i] = g
     return out  # type: ignore[return-value]
 
