@@ -19,7 +19,7 @@ from safereflect.experiment.aggregate import combine_metrics, is_stat
 from safereflect.experiment.config import ExperimentConfig
 from safereflect.experiment.convergence import convergence
 from safereflect.experiment.progress import StageProgress
-from safereflect.experiment.stages import StageCache, content_hash
+from safereflect.experiment.stages import StageCache
 from safereflect.jsonl import ensure_writable_dir, iter_jsonl, read_json, write_json
 
 
@@ -203,43 +203,21 @@ def _pipeline(
 ) -> dict[str, Any]:
     """prepare -> train -> eval for one variant and seed (a top-level function, so a
     process pool can run several at once)."""
-    from safereflect.data import run_prepare
-    from safereflect.eval import run_eval
-    from safereflect.train import run_training
+    from safereflect.experiment.graph import SeedSources, pipeline
 
     cfg = validate(ExperimentConfig, cfg_json)
     cache = StageCache(cfg.out_dir / "stages", force=force, log=console.print)
-    wd = Path(world_dir) if world_dir else None
-    tok = Path(tokenizer) if tokenizer else None
-    label = f"{v.name(cfg)}-s{seed}"
     track = tracker or StageProgress(cfg, 0, announce=False)  # parallel workers: the parent reports
-    pc = prepare_config(cfg, v, seed, source_input(cfg, wd), Path("."), tok)
-    with track.stage("prepare", v.name(cfg), seed):
-        prep = cache.run(
-            "prepare", label, prepare_key(pc, wd, tok), lambda d: run_prepare(pc.model_copy(update={"out": d})).name
-        )
-    tc = train_config(cfg, v, seed, prep.path, Path("."))
-    with track.stage("train", v.name(cfg), seed):
-        train = cache.run(
-            "train",
-            label,
-            tc.identity() | {"data": content_hash(prep.path.name)},
-            lambda d: run_training(tc.model_copy(update={"out": d})).name,
-        )
-    final = train.path / "final"  # derived from the stage dir, so a moved run directory still works
-    ec = eval_config(
-        cfg, v, seed, final, wd, Path(val) if val else None, Path("."), pc.interventions.reflect.segment_words
-    )
-    key = ec.model_dump(mode="json", exclude={"out", "model", "probes", "val_data"}) | {"train": train.path.name}
-    with track.stage("eval", v.name(cfg), seed):
-        ev = cache.run("eval", label, key, lambda d: _run_eval(ec.model_copy(update={"out": d}), run_eval))
+    src = SeedSources(Path(world_dir) if world_dir else None, Path(tokenizer or "."), Path(val or "."), [])
+    done = {}
+    for step in pipeline(cfg, cache, v, seed, src):
+        with track.stage(step.kind, step.label, seed):
+            done[step.stage] = cache.run(step.stage, step.name, step.key, step.run)
     return {
         "variant": v.name(cfg),
         "arm": v.arm,
         "seed": seed,
-        "prepare": str(prep.path),
-        "train": str(train.path),
-        "eval": str(ev.path),
+        **{stage: str(r.path) for stage, r in done.items()},
     }
 
 
@@ -261,32 +239,14 @@ def _run_eval(ec, run_eval) -> dict[str, Any]:
 
 
 def _seed_sources(cfg: ExperimentConfig, cache: StageCache, seed: int, tracker: StageProgress):
-    """The world of `seed` (its own, unless `world.per_seed` is off) and the tokenizer and
-    validation text prepared from that world's raw corpus, as strings for `_pipeline`."""
-    from safereflect.data import run_prepare
+    """Run the world and tokenizer steps of `seed`; their paths as strings for `_pipeline`."""
+    from safereflect.experiment.graph import seed_sources
 
-    world_dir = None
-    if cfg.world is not None:
-        from safereflect.world import generator_fingerprint, preset_config, write_world
-
-        world_seed = cfg.world.seed_for(seed)
-        wc = preset_config(cfg.world.preset, world_seed, **cfg.world.overrides)
-        # an edit of the generator changes the world under the same config: rebuild it then
-        key = {"config": wc.model_dump(mode="json"), "generator": generator_fingerprint()}
-        with tracker.stage("world", f"{cfg.world.preset} (world seed {world_seed})", seed):
-            world_dir = cache.run("world", f"{cfg.world.preset}-w{world_seed}", key,
-                                  lambda d: write_world(wc, d)["documents"]).path
-    # One tokenizer per world for every arm (trained on its raw corpus), so arms differ only
-    # in data; the raw corpus's validation split is every arm's bits-per-byte set.
-    per_world = cfg.world is not None and cfg.world.per_seed
-    base = prepare_config(cfg, Variant("raw"), seed if per_world else cfg.seeds[0], source_input(cfg, world_dir),
-                          Path("."), None)
-    name = f"tokenizer-raw-w{cfg.world.seed_for(seed)}" if per_world else "tokenizer-raw"  # type: ignore[union-attr]
-    with tracker.stage("tokenizer", name, seed):
-        base_run = cache.run("prepare", name, prepare_key(base, world_dir, None),
-                             lambda d: run_prepare(base.model_copy(update={"out": d})).name)
-    return (str(world_dir) if world_dir else None, str(base_run.path / "tokens" / "tokenizer"),
-            str(base_run.path / "tokens"))
+    src = seed_sources(cfg, cache, seed)
+    for step in src.steps:
+        with tracker.stage(step.kind, step.label, seed):
+            cache.run(step.stage, step.name, step.key, step.run)
+    return str(src.world) if src.world else None, str(src.tokenizer), str(src.val)
 
 
 def run_experiment(cfg: ExperimentConfig, *, force: bool = False, parallel: int = 1) -> Path:
@@ -317,11 +277,16 @@ def run_experiment(cfg: ExperimentConfig, *, force: bool = False, parallel: int 
     else:
         runs = [_pipeline(*a, tracker=tracker) for a in args]
 
-    results = collect_results(cfg, runs)
-    write_json(out / "results.json", results)
-    write_json(out / "runs.json", runs)
-    render(cfg, results, runs, out, time.time() - start)
+    finish(cfg, runs, time.time() - start)
     return out
+
+
+def finish(cfg: ExperimentConfig, runs: list[dict[str, Any]], seconds: float) -> None:
+    """results.json, runs.json and the report from the finished runs (the launcher's last job)."""
+    results = collect_results(cfg, runs)
+    write_json(cfg.out_dir / "results.json", results)
+    write_json(cfg.out_dir / "runs.json", runs)
+    render(cfg, results, runs, cfg.out_dir, seconds)
 
 
 def collect_results(cfg: ExperimentConfig, runs: list[dict[str, Any]]) -> dict[str, Any]:
