@@ -84,7 +84,7 @@ def test_a_failed_stage_shows_in_status_and_is_resubmitted(launched):
     final = next((run / "stages" / "train").glob("reflect-s0-*")) / "final"
     final.rename(final.with_name("final.away"))
     res = safereflect("run", tmp / "local.yaml", "--launcher", "local")
-    assert res.returncode == 1, res.stdout + res.stderr
+    assert res.returncode == 2, res.stdout + res.stderr  # a UserError
     log = res.stdout + res.stderr
     assert "job eval/reflect-s0" in log and "job train" not in log and "job report" not in log
     assert "1 stage(s) failed: eval/reflect-s0" in log

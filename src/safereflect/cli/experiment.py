@@ -82,7 +82,7 @@ def print_job_graph(cfg, states: dict[str, str] | None = None) -> None:
         deps = ", ".join(job.deps) if len(job.deps) <= 3 else f"{len(job.deps)} {job.deps[0].split('/')[0]} jobs"
         state = states[job.id]
         entry = ledger.get(job.id)
-        if entry and state != "done":
+        if entry and state in ("queued", "running", "unknown", "failed"):
             state += f" (job {entry['job_id']})" + (f": {entry['stderr']}" if state == "failed" else "")
         table.add_row(job.id, deps or "-", f"{r.nodes} x {r.gpus_per_node}", str(r.cpus),
                       f"{r.mem_gb:g} GB" if r.mem_gb else "-", f"{r.time_min} min", r.partition or "-",

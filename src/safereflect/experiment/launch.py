@@ -129,7 +129,8 @@ def stage_states(cfg: ExperimentConfig, jobs: list[Job], runs, ledger) -> dict[s
             states[job.id] = "not submitted"
         else:
             live = job_state(entry)
-            states[job.id] = live if live in ACTIVE else "failed"  # a job that ended without the record failed
+            # a job that succeeded for a stage no longer finished (its inputs were redone since) is just old
+            states[job.id] = "not submitted" if live == "finished" else live
     return states
 
 
@@ -187,7 +188,8 @@ def launch(cfg: ExperimentConfig, launcher: str, *, force: bool = False, paralle
         for job in jobs:
             if states[job.id] in ("done", *ACTIVE):
                 continue
-            _, entry = _submit(cfg, launcher, job, [ids[d] for d in job.deps if d in ids], force, None)
+            # torch takes the job's CPUs, not every core of the node it lands on
+            _, entry = _submit(cfg, launcher, job, [ids[d] for d in job.deps if d in ids], force, job.resources.cpus)
             ids[job.id] = entry["job_id"]
             ledger[job.id] = entry
             states[job.id] = "queued"
@@ -200,6 +202,8 @@ def launch(cfg: ExperimentConfig, launcher: str, *, force: bool = False, paralle
 def _run_local(cfg, jobs: list[Job], runs, states: dict[str, str], ledger, force: bool, parallel: int) -> dict[str, str]:
     # the same threads per job as the in-process runner gives each of `parallel` pipelines
     threads = max(1, (os.cpu_count() or 1) // parallel) if parallel > 1 else None
+    # what failed before is resubmitted: only a failure in this run holds back its dependants
+    states = {k: ("done" if v == "done" else "pending") for k, v in states.items()}
     pending = [j for j in jobs if states[j.id] != "done"]
     running: dict[str, Any] = {}
     while pending or running:
@@ -226,7 +230,7 @@ def _run_local(cfg, jobs: list[Job], runs, states: dict[str, str], ledger, force
                 write_ledger(cfg.out_dir, ledger)
                 if not ok:
                     console.print(f"[red]failed[/] {jid}: see {ledger[jid]['stderr']}")
-    return {k: ("not submitted" if v == "blocked" else v) for k, v in states.items()}
+    return {k: ("not submitted" if v in ("blocked", "pending") else v) for k, v in states.items()}
 
 
 # --- inside the job ------------------------------------------------------------------------
@@ -257,11 +261,13 @@ def run_job(cwd: str, cfg_json: dict, source_file: str | None, job_id: str, forc
         finish(cfg, runs, time.time() - started)
         return "report"
     step, cache = job.step, StageCache(cfg.out_dir / "stages", force=force, log=console.print)
-    if job.kind == "train" and (job.resources.gpus_per_node or 0) > 1:
+    r = job.resources
+    if job.kind == "train" and (r.nodes or 1) * max(1, r.gpus_per_node or 0) > 1:
         from submitit.helpers import TorchDistributedEnvironment
 
-        # RANK, WORLD_SIZE, MASTER_ADDR/PORT, LOCAL_RANK: what start_runtime reads under torchrun
-        env = TorchDistributedEnvironment().export()
+        # RANK, WORLD_SIZE, MASTER_ADDR/PORT, LOCAL_RANK: what start_runtime reads under torchrun;
+        # every GPU stays visible, as under torchrun, and the trainer takes cuda:LOCAL_RANK
+        env = TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
         if env.rank != 0:  # every process trains; process 0 alone keeps the stage record
             job.path.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
             step.run(job.path)  # type: ignore[arg-type]
