@@ -137,6 +137,7 @@ def slurm_up() -> bool:
 
 
 @pytest.mark.skipif(not slurm_up(), reason="no Slurm answering here (.ci/slurm.sh starts a single-node one)")
+@pytest.mark.timeout(900)  # nine jobs through a real scheduler; about 2 min on an idle 2-core machine
 def test_slurm_launcher_runs_the_experiment_on_a_real_slurm(tmp_path):
     import time
 
@@ -145,7 +146,7 @@ def test_slurm_launcher_runs_the_experiment_on_a_real_slurm(tmp_path):
     res = safereflect("run", cfg, "--launcher", "slurm")
     assert res.returncode == 0, res.stdout + res.stderr
     assert "submitted report: Slurm job" in res.stderr
-    deadline = time.time() + 600
+    deadline = time.time() + 840
     while not (tmp_path / "slurm" / "results.json").exists():
         assert time.time() < deadline, states(tmp_path / "slurm")
         assert "failed" not in " ".join(states(tmp_path / "slurm").values()), states(tmp_path / "slurm")

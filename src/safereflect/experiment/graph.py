@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from safereflect.experiment.config import ExperimentConfig
-from safereflect.experiment.runner import (
+from safereflect.experiment.stage_configs import (
     Variant,
     _run_eval,
     eval_config,
