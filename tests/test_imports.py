@@ -83,8 +83,8 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 def test_the_graph_sees_function_level_and_relative_imports():
     edges = graph()
     assert "safereflect.jsonl" in edges["safereflect.stage"]
-    # runner.py imports these inside functions only
-    assert {"safereflect.data", "safereflect.eval", "safereflect.train"} <= edges["safereflect.experiment.runner"]
+    # graph.py imports these inside functions only
+    assert {"safereflect.data", "safereflect.eval", "safereflect.train"} <= edges["safereflect.experiment.graph"]
 
 
 def test_the_cycle_finder_finds_a_cycle():

@@ -61,12 +61,46 @@ def dry_run(cfg, device: str) -> None:
     console.print("[green]configuration valid[/]")
 
 
+LAUNCHERS = ("inprocess", "local", "slurm")
+
+
+def print_job_graph(cfg, states: dict[str, str] | None = None) -> None:
+    """The launcher's jobs: each stage, what it waits for, what it asks for, and its state."""
+    from rich.table import Table
+
+    from safereflect.experiment.launch import job_graph, read_ledger, stage_states
+
+    jobs, runs = job_graph(cfg)
+    ledger = read_ledger(cfg.out_dir)
+    states = states or stage_states(cfg, jobs, runs, ledger)
+    table = Table(title=f"experiment {cfg.name}: {len(jobs)} jobs ({cfg.out_dir})")
+    for col in ("stage", "depends on", "nodes x GPUs", "CPUs", "mem", "time", "partition", "state"):
+        table.add_column(col)
+    colour = {"done": "green", "failed": "red", "running": "cyan", "queued": "yellow"}
+    for job in jobs:
+        r = job.resources
+        deps = ", ".join(job.deps) if len(job.deps) <= 3 else f"{len(job.deps)} {job.deps[0].split('/')[0]} jobs"
+        state = states[job.id]
+        entry = ledger.get(job.id)
+        if entry and state in ("queued", "running", "unknown", "failed"):
+            state += f" (job {entry['job_id']})" + (f": {entry['stderr']}" if state == "failed" else "")
+        table.add_row(job.id, deps or "-", f"{r.nodes} x {r.gpus_per_node}", str(r.cpus),
+                      f"{r.mem_gb:g} GB" if r.mem_gb else "-", f"{r.time_min} min", r.partition or "-",
+                      f"[{colour.get(states[job.id], 'white')}]{state}[/]")
+    out.print(table)
+
+
 def run(
     experiment: Path = typer.Argument(..., help="Experiment YAML (see configs/ and docs/experiments.md)."),
     force: bool = typer.Option(False, "--force", help="Recompute every stage instead of reusing finished ones."),
-    parallel: int = typer.Option(1, "--parallel", min=1, help="Variant pipelines run at once (processes)."),
+    parallel: int = typer.Option(1, "--parallel", min=1,
+                                 help="Variant pipelines (inprocess) or jobs (local) run at once."),
     dry: bool = typer.Option(False, "--dry-run", help="Validate everything and print the plan; run nothing."),
     device: str = typer.Option("cpu", "--device-name", help="For --dry-run estimates: cpu, h100, h200, a100, ..."),
+    launcher: str = typer.Option(
+        "inprocess", "--launcher", help="inprocess (this process), local (a submitit job per stage on this "
+        "machine) or slurm (every stage submitted as a Slurm job, chained by dependencies)."
+    ),
 ) -> None:
     """Run an experiment: world -> prepare -> train -> eval for every arm and seed, then results.json and a report.
 
@@ -77,14 +111,53 @@ def run(
       safereflect run configs/timing.yaml
 
       safereflect run configs/fineweb-1.7b.yaml --dry-run --device-name h100
+
+      safereflect run configs/fineweb-1.7b.yaml --launcher slurm   # then: safereflect status runs/NAME
     """
+    from safereflect.errors import UserError
+
+    if launcher not in LAUNCHERS:
+        raise UserError(f"unknown launcher {launcher!r} (allowed: {', '.join(LAUNCHERS)})")
     cfg = load_experiment(experiment)
     if dry:
         dry_run(cfg, device)
+        if launcher != "inprocess":
+            print_job_graph(cfg)
         return
-    from safereflect.experiment import run_experiment
+    if launcher == "inprocess":
+        from safereflect.experiment import run_experiment
 
-    run_experiment(cfg, force=force, parallel=parallel)
+        run_experiment(cfg, force=force, parallel=parallel)
+        return
+    from safereflect.experiment.launch import launch
+    from safereflect.experiment.runner import check_stage_configs
+    from safereflect.jsonl import ensure_writable_dir, write_json
+
+    check_stage_configs(cfg)
+    write_json(ensure_writable_dir(cfg.out_dir) / "experiment.json", cfg.model_dump(mode="json"))
+    states = launch(cfg, launcher, force=force, parallel=parallel)
+    print_job_graph(cfg, states)
+    failed = [k for k, v in states.items() if v == "failed"]
+    if failed:
+        raise UserError(f"{len(failed)} stage(s) failed: {', '.join(failed)}",
+                        hint="their logs are named above; fix the cause and rerun the same command")
+    if launcher == "slurm":
+        console.print(f"[green]submitted[/]; follow it with `safereflect status {cfg.out_dir}`")
+    else:
+        console.print(f"[green]done[/]: {cfg.out_dir / 'results.json'}, {cfg.out_dir / 'report.html'}")
+
+
+def status(run_dir: Path = typer.Argument(..., help="An experiment's output directory (with experiment.json).")):
+    """Each stage's state: done, queued, running, failed (with its log) or not submitted.
+
+    Reads the stages' completion records, the launcher's job ledger (jobs.json) and, for
+    submitted jobs, what Slurm (sacct) or the local process says.
+
+    Example:
+
+      safereflect status runs/fineweb-1.7b
+    """
+    print_job_graph(load_experiment(run_dir))
 
 
 def demo(
@@ -141,3 +214,4 @@ def demo(
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("demo")(demo)
+    app.command("status")(status)

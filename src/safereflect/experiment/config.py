@@ -15,6 +15,7 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from safereflect.config import Seed, StrictModel
 from safereflect.errors import UserError
+from safereflect.experiment.resources import StageResources
 from safereflect.policy import ArmPolicy, default_policy
 from safereflect.stage import content_hash
 
@@ -60,6 +61,10 @@ class ExperimentConfig(StrictModel):
         "intervention declares (safereflect.policy.default_policy), a combination must declare one",
     )
     samples_per_arm: int = Field(3, ge=0, description="sample generations shown per arm in the report")
+    resources: StageResources = Field(
+        default_factory=StageResources,
+        description="what each stage's job asks for under `--launcher local|slurm` (see experiment/resources.py)",
+    )
     _source_file: str | None = PrivateAttr(None)  # the YAML it was loaded from, for error messages
 
     @property
@@ -92,8 +97,8 @@ class ExperimentConfig(StrictModel):
         return {arm: self.policy(arm).role for arm in self.arms}
 
     def config_hash(self) -> str:
-        """Identity of the experiment: everything but where it is written."""
-        return content_hash(self.model_dump(mode="json", exclude={"out"}))
+        """Identity of the experiment: everything but where it is written and what its jobs ask for."""
+        return content_hash(self.model_dump(mode="json", exclude={"out", "resources"}))
 
     @property
     def out_dir(self) -> Path:

@@ -1,5 +1,6 @@
 """`run_experiment`: world -> prepare -> train -> eval for every arm, seed and grid value,
-then results.json and the report. Every stage is cached (see `stages.py`)."""
+then results.json and the report. Every stage is cached (see `stages.py`); the stages and
+their identities are the graph's (`graph.py`), which the launchers run as jobs instead."""
 
 from __future__ import annotations
 
@@ -8,184 +9,32 @@ import platform
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from safereflect.config import merge_config, set_dotted, validate
+from safereflect.config import validate
 from safereflect.console import console
 from safereflect.experiment.aggregate import combine_metrics, is_stat
 from safereflect.experiment.config import ExperimentConfig
 from safereflect.experiment.convergence import convergence
+from safereflect.experiment.graph import SeedSources, pipeline, seed_sources
 from safereflect.experiment.progress import StageProgress
-from safereflect.experiment.stages import StageCache, content_hash
+from safereflect.experiment.stage_configs import (  # re-exported: the runner's public names
+    Variant,
+    check_stage_configs,
+    eval_config,
+    prepare_config,
+    prepare_key,
+    source_input,
+    train_config,
+    variants,
+)
+from safereflect.experiment.stages import StageCache
 from safereflect.jsonl import ensure_writable_dir, iter_jsonl, read_json, write_json
 
-
-@dataclass(frozen=True)
-class Variant:
-    arm: str
-    timing: float = 0.0
-    segment_words: int | None = None
-    model: str | None = None
-
-    @property
-    def parts(self) -> tuple[str, ...]:
-        return tuple(self.arm.split("+"))
-
-    def name(self, cfg: ExperimentConfig) -> str:
-        """The arm name in results.json; grid values are appended only where the grid varies."""
-        tags = []
-        if len(cfg.grid.timing) > 1 and self.timing:
-            tags.append(f"timing={self.timing:g}")
-        if len(cfg.grid.segment_words) > 1 and self.segment_words:
-            tags.append(f"seg={self.segment_words}")
-        if len(cfg.grid.model) > 1 and self.model:
-            tags.append(f"model={self.model}")
-        return self.arm + (f"[{','.join(tags)}]" if tags else "")
-
-
-def variants(cfg: ExperimentConfig) -> list[Variant]:
-    out = []
-    for arm in cfg.arms:
-        parts = arm.split("+")
-        timings = [t for t in cfg.grid.timing if parts != ["raw"] or t == 0.0] or [0.0]
-        segs = cfg.grid.segment_words if "reflect" in parts and cfg.grid.segment_words else [None]
-        for t in timings:
-            for s in segs:
-                for m in cfg.grid.model or [None]:
-                    out.append(Variant(arm, t, s, m))
-    return out
-
-
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict) and v:
-            flat.update(_flatten(v, key + "."))
-        else:
-            flat[key] = v
-    return flat
-
-
-# --- stage configs (validated by the stages' own models) ------------------------------
-
-
-def _where(cfg: ExperimentConfig) -> str:
-    """How errors in a stage config name the experiment: its file when it was loaded from one."""
-    return f"{cfg.source_file} (experiment {cfg.name})" if cfg.source_file else f"experiment {cfg.name}"
-
-
-def source_input(cfg: ExperimentConfig, world_dir: Path | None) -> dict[str, Any]:
-    return {"path": str(world_dir), "format": "world"} if cfg.world is not None else dict(cfg.corpus or {})
-
-
-def prepare_config(cfg: ExperimentConfig, v: Variant, seed: int, source: dict, out: Path, tokenizer: Path | None):
-    from safereflect.data import PrepareConfig
-
-    values: dict[str, Any] = {"arm": v.arm, "input": source, "out": str(out), "seed": seed, "timing": v.timing}
-    values = merge_config(values, cfg.prepare)
-    values = merge_config(values, cfg.arm_prepare.get(v.arm, {}))
-    if v.segment_words:
-        set_dotted(values, "interventions.reflect.segment_words", v.segment_words)
-    if tokenizer is not None:
-        set_dotted(values, "tokenizer.path", str(tokenizer))
-    return validate(PrepareConfig, values, f"{_where(cfg)}: prepare for arm {v.arm}")
-
-
-def train_config(cfg: ExperimentConfig, v: Variant, seed: int, data: Path, out: Path):
-    from safereflect.train import resolve_train_config
-
-    overrides = _flatten({k: val for k, val in cfg.train.items() if k != "preset"})
-    overrides.update({"data": str(data), "out": str(out), "seed": seed})
-    return resolve_train_config(v.model or cfg.train.get("preset", "cpu-1m"), overrides=overrides,
-                                source=f"{_where(cfg)}: train for arm {v.arm}")
-
-
-def eval_config(
-    cfg: ExperimentConfig,
-    v: Variant,
-    seed: int,
-    model: Path,
-    probes: Path | None,
-    val: Path | None,
-    out: Path,
-    segment_words: int | None = None,
-):
-    from safereflect.eval import EvalConfig
-
-    # Each arm is read, decoded and classified as its declared policy says (ArmPolicy):
-    # e.g. reflect models read prompts in their training format and monitor themselves.
-    policy = cfg.policy(v.arm)
-    decoding: dict[str, Any] = {"mode": policy.decoding}
-    if policy.reading == "reflected" and segment_words:
-        decoding["read_segment_words"] = segment_words
-    values: dict[str, Any] = {
-        "model": str(model),
-        "probes": str(probes) if probes else None,
-        "out": str(out),
-        "seed": seed,
-        "val_data": str(val) if val is not None else None,
-        "decoding": decoding,
-    }
-    values = merge_config(values, cfg.eval)
-    values = merge_config(values, cfg.arm_eval.get(v.arm, {}))
-    # the arm policy's primary method, unless the user chose one or left it out of cls.methods
-    cls = values.setdefault("cls", {})
-    preferred = policy.classification
-    if isinstance(cls, dict) and "primary" not in cls and preferred in cls.get("methods", [preferred]):
-        cls["primary"] = preferred
-    return validate(EvalConfig, values, f"{_where(cfg)}: eval for arm {v.arm}")
-
-
-def prepare_key(pc, world_dir: Path | None, tokenizer: Path | None) -> dict[str, Any]:
-    """What shapes a prepared arm, with upstream stages named by their stage directory, not
-    by where they are, so a moved experiment directory keeps its cache."""
-    key = pc.model_dump(mode="json", exclude={"out", "run"})
-    if world_dir is not None:
-        key["input"]["path"] = world_dir.name
-    if tokenizer is not None:
-        key["tokenizer"]["path"] = tokenizer.parent.parent.name
-    return key
-
-
-def _check_sources(cfg: ExperimentConfig) -> None:
-    """The world's overrides and the corpus path, and that `out` can be a directory."""
-    from safereflect.errors import UserError
-
-    if cfg.out_dir.exists() and not cfg.out_dir.is_dir():
-        raise UserError(f"{_where(cfg)}: output path exists and is not a directory: {cfg.out_dir}")
-    if cfg.world is not None:
-        from safereflect.world import preset_config
-
-        try:
-            preset_config(cfg.world.preset, cfg.world.seed, **cfg.world.overrides)
-        except UserError as err:
-            raise UserError(f"{_where(cfg)}: world.overrides: {err}") from None
-    else:
-        from safereflect.data.sources import InputConfig, resolve
-
-        try:
-            resolve(validate(InputConfig, source_input(cfg, None), f"{_where(cfg)}: corpus"))
-        except UserError as err:
-            raise UserError(f"{_where(cfg)}: corpus: {err}") from None
-
-
-def check_stage_configs(cfg: ExperimentConfig) -> list[tuple[Variant, Any, Any]]:
-    """Validate every variant's prepare, train and eval config before anything runs, so a
-    bad value in a late stage fails in seconds, not after hours of training."""
-    placeholder = Path("<stage>")
-    source = source_input(cfg, Path("<world>"))
-    _check_sources(cfg)
-    checked = []
-    for v in variants(cfg):
-        pc = prepare_config(cfg, v, cfg.seeds[0], source, placeholder, None)
-        tc = train_config(cfg, v, cfg.seeds[0], placeholder, placeholder)
-        eval_config(cfg, v, cfg.seeds[0], placeholder, None, None, placeholder, pc.interventions.reflect.segment_words)
-        checked.append((v, pc, tc))
-    return checked
+__all__ = ["Variant", "check_stage_configs", "collect_results", "eval_config", "finish", "prepare_config",
+           "prepare_key", "run_experiment", "source_input", "train_config", "variants"]
 
 
 # --- one variant and seed, start to finish ---------------------------------------------
@@ -203,43 +52,19 @@ def _pipeline(
 ) -> dict[str, Any]:
     """prepare -> train -> eval for one variant and seed (a top-level function, so a
     process pool can run several at once)."""
-    from safereflect.data import run_prepare
-    from safereflect.eval import run_eval
-    from safereflect.train import run_training
-
     cfg = validate(ExperimentConfig, cfg_json)
     cache = StageCache(cfg.out_dir / "stages", force=force, log=console.print)
-    wd = Path(world_dir) if world_dir else None
-    tok = Path(tokenizer) if tokenizer else None
-    label = f"{v.name(cfg)}-s{seed}"
     track = tracker or StageProgress(cfg, 0, announce=False)  # parallel workers: the parent reports
-    pc = prepare_config(cfg, v, seed, source_input(cfg, wd), Path("."), tok)
-    with track.stage("prepare", v.name(cfg), seed):
-        prep = cache.run(
-            "prepare", label, prepare_key(pc, wd, tok), lambda d: run_prepare(pc.model_copy(update={"out": d})).name
-        )
-    tc = train_config(cfg, v, seed, prep.path, Path("."))
-    with track.stage("train", v.name(cfg), seed):
-        train = cache.run(
-            "train",
-            label,
-            tc.identity() | {"data": content_hash(prep.path.name)},
-            lambda d: run_training(tc.model_copy(update={"out": d})).name,
-        )
-    final = train.path / "final"  # derived from the stage dir, so a moved run directory still works
-    ec = eval_config(
-        cfg, v, seed, final, wd, Path(val) if val else None, Path("."), pc.interventions.reflect.segment_words
-    )
-    key = ec.model_dump(mode="json", exclude={"out", "model", "probes", "val_data"}) | {"train": train.path.name}
-    with track.stage("eval", v.name(cfg), seed):
-        ev = cache.run("eval", label, key, lambda d: _run_eval(ec.model_copy(update={"out": d}), run_eval))
+    src = SeedSources(Path(world_dir) if world_dir else None, Path(tokenizer or "."), Path(val or "."), [])
+    done = {}
+    for step in pipeline(cfg, cache, v, seed, src):
+        with track.stage(step.kind, step.label, seed):
+            done[step.stage] = cache.run(step.stage, step.name, step.key, step.run)
     return {
         "variant": v.name(cfg),
         "arm": v.arm,
         "seed": seed,
-        "prepare": str(prep.path),
-        "train": str(train.path),
-        "eval": str(ev.path),
+        **{stage: str(r.path) for stage, r in done.items()},
     }
 
 
@@ -252,41 +77,16 @@ def _worker(threads: int) -> None:
     os.environ["SAFEREFLECT_NO_BARS"] = "1"
 
 
-def _run_eval(ec, run_eval) -> dict[str, Any]:
-    metrics = run_eval(ec)
-    return {k: v["mean"] for k, v in metrics.items() if is_stat(v)}
-
-
 # --- the whole experiment --------------------------------------------------------------
 
 
 def _seed_sources(cfg: ExperimentConfig, cache: StageCache, seed: int, tracker: StageProgress):
-    """The world of `seed` (its own, unless `world.per_seed` is off) and the tokenizer and
-    validation text prepared from that world's raw corpus, as strings for `_pipeline`."""
-    from safereflect.data import run_prepare
-
-    world_dir = None
-    if cfg.world is not None:
-        from safereflect.world import generator_fingerprint, preset_config, write_world
-
-        world_seed = cfg.world.seed_for(seed)
-        wc = preset_config(cfg.world.preset, world_seed, **cfg.world.overrides)
-        # an edit of the generator changes the world under the same config: rebuild it then
-        key = {"config": wc.model_dump(mode="json"), "generator": generator_fingerprint()}
-        with tracker.stage("world", f"{cfg.world.preset} (world seed {world_seed})", seed):
-            world_dir = cache.run("world", f"{cfg.world.preset}-w{world_seed}", key,
-                                  lambda d: write_world(wc, d)["documents"]).path
-    # One tokenizer per world for every arm (trained on its raw corpus), so arms differ only
-    # in data; the raw corpus's validation split is every arm's bits-per-byte set.
-    per_world = cfg.world is not None and cfg.world.per_seed
-    base = prepare_config(cfg, Variant("raw"), seed if per_world else cfg.seeds[0], source_input(cfg, world_dir),
-                          Path("."), None)
-    name = f"tokenizer-raw-w{cfg.world.seed_for(seed)}" if per_world else "tokenizer-raw"  # type: ignore[union-attr]
-    with tracker.stage("tokenizer", name, seed):
-        base_run = cache.run("prepare", name, prepare_key(base, world_dir, None),
-                             lambda d: run_prepare(base.model_copy(update={"out": d})).name)
-    return (str(world_dir) if world_dir else None, str(base_run.path / "tokens" / "tokenizer"),
-            str(base_run.path / "tokens"))
+    """Run the world and tokenizer steps of `seed`; their paths as strings for `_pipeline`."""
+    src = seed_sources(cfg, cache, seed)
+    for step in src.steps:
+        with tracker.stage(step.kind, step.label, seed):
+            cache.run(step.stage, step.name, step.key, step.run)
+    return str(src.world) if src.world else None, str(src.tokenizer), str(src.val)
 
 
 def run_experiment(cfg: ExperimentConfig, *, force: bool = False, parallel: int = 1) -> Path:
@@ -317,11 +117,16 @@ def run_experiment(cfg: ExperimentConfig, *, force: bool = False, parallel: int 
     else:
         runs = [_pipeline(*a, tracker=tracker) for a in args]
 
-    results = collect_results(cfg, runs)
-    write_json(out / "results.json", results)
-    write_json(out / "runs.json", runs)
-    render(cfg, results, runs, out, time.time() - start)
+    finish(cfg, runs, time.time() - start)
     return out
+
+
+def finish(cfg: ExperimentConfig, runs: list[dict[str, Any]], seconds: float) -> None:
+    """results.json, runs.json and the report from the finished runs (the launcher's last job)."""
+    results = collect_results(cfg, runs)
+    write_json(cfg.out_dir / "results.json", results)
+    write_json(cfg.out_dir / "runs.json", runs)
+    render(cfg, results, runs, cfg.out_dir, seconds)
 
 
 def collect_results(cfg: ExperimentConfig, runs: list[dict[str, Any]]) -> dict[str, Any]:
