@@ -32,7 +32,8 @@ test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(PY) -m ruff check src tests
+	$(PY) -m ruff format --check src tests benchmarks
+	$(PY) -m ruff check src tests benchmarks
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

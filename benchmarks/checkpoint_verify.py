@@ -28,9 +28,13 @@ def build(ckpt: Path, params: int) -> None:
     rows = max(1, params // width // 8)
     weights = {f"layer.{i}.weight": torch.randn(rows, width) for i in range(8)}
     save_file(weights, ckpt / "model.safetensors", metadata={"format": "pt"})
-    optim = {"state": {i: {"step": torch.tensor(1.0), "exp_avg": torch.randn(rows, width),
-                           "exp_avg_sq": torch.rand(rows, width)} for i in range(8)},
-             "param_groups": [{"lr": 1e-3, "params": list(range(8))}]}
+    optim = {
+        "state": {
+            i: {"step": torch.tensor(1.0), "exp_avg": torch.randn(rows, width), "exp_avg_sq": torch.rand(rows, width)}
+            for i in range(8)
+        },
+        "param_groups": [{"lr": 1e-3, "params": list(range(8))}],
+    }
     torch.save(optim, ckpt / "optimizer.pt")
     write_json(ckpt / "trainer_state.json", {"step": 1})
     write_manifest(ckpt)
@@ -60,8 +64,10 @@ def main() -> None:
                 fn(ckpt)
                 times[name].append(time.perf_counter() - t)
     verify, loading = statistics.median(times["verify"]), statistics.median(times["load"])
-    print(f"checkpoint {size / 1e6:.0f} MB: verify {verify:.3f} s ({size / verify / 1e9:.2f} GB/s), "
-          f"load {loading:.3f} s; verify / load = {verify / loading:.2f}")
+    print(
+        f"checkpoint {size / 1e6:.0f} MB: verify {verify:.3f} s ({size / verify / 1e9:.2f} GB/s), "
+        f"load {loading:.3f} s; verify / load = {verify / loading:.2f}"
+    )
 
 
 if __name__ == "__main__":

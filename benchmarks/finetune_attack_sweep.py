@@ -64,12 +64,14 @@ def main() -> None:
                 write_json(base_file, base)
             harmful, benign = attack_data(ctx.probes, "harmful-100", cfg.finetune)
             start = time.perf_counter()
-            export = finetune(
-                ctx, "harmful-100", harmful + benign, preset="harmful-100", budget=cfg.finetune.budget
-            )
+            export = finetune(ctx, "harmful-100", harmful + benign, preset="harmful-100", budget=cfg.finetune.budget)
             after = attacked(ctx, load_like(ctx, export), "ft:harmful-100")
             row = {
-                "arm": arm, "lr": lr, "steps": steps, "benign_mix": mix, "examples": [len(harmful), len(benign)],
+                "arm": arm,
+                "lr": lr,
+                "steps": steps,
+                "benign_mix": mix,
+                "examples": [len(harmful), len(benign)],
                 "before": {k: mean(v) for k, v in base.items()},
                 "after": {k: mean(v) for k, v in after.items()},
                 "seconds": round(time.perf_counter() - start, 1),

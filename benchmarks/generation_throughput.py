@@ -146,7 +146,9 @@ def main() -> None:
     ratio = statistics.median(times["transformers.generate"]) / statistics.median(times["safereflect"])
     print(f"speed-up of safereflect over transformers.generate: {ratio:.2f}x (target >= 1.0x)")
     for name in ("generate(static cache)", "safereflect(DynamicCache)"):
-        print(f"speed-up of safereflect over {name}: {statistics.median(times[name]) / statistics.median(times['safereflect']):.2f}x")
+        print(
+            f"speed-up of safereflect over {name}: {statistics.median(times[name]) / statistics.median(times['safereflect']):.2f}x"
+        )
 
 
 if __name__ == "__main__":

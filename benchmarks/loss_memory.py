@@ -31,9 +31,15 @@ def run_one(args: argparse.Namespace) -> dict:
     from safereflect.train.loss import token_losses
 
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=args.vocab, hidden_size=args.hidden, intermediate_size=2 * args.hidden,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
-                         tie_word_embeddings=False)
+    config = LlamaConfig(
+        vocab_size=args.vocab,
+        hidden_size=args.hidden,
+        intermediate_size=2 * args.hidden,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        tie_word_embeddings=False,
+    )
     model = LlamaForCausalLM(config)
     batch = args.tokens // args.seq
     inputs = torch.randint(0, args.vocab, (batch, args.seq))
@@ -44,8 +50,12 @@ def run_one(args: argparse.Namespace) -> dict:
         loss = token_losses(model, inputs, targets, chunk=args.chunk if args.variant == "chunked" else 10**12).sum()
     loss.backward()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"variant": args.variant, "peak_growth_mib": (peak - before) / 1024, "loss": loss.item(),
-            "head_grad_norm": model.lm_head.weight.grad.norm().item()}
+    return {
+        "variant": args.variant,
+        "peak_growth_mib": (peak - before) / 1024,
+        "loss": loss.item(),
+        "head_grad_norm": model.lm_head.weight.grad.norm().item(),
+    }
 
 
 def main() -> None:
@@ -67,11 +77,15 @@ def main() -> None:
         results[variant] = json.loads(subprocess.run(argv, check=True, capture_output=True, text=True).stdout)
     plain, chunked = results["plain"], results["chunked"]
     logits_mib = args.tokens * args.vocab * 4 / 2**20
-    print(f"shape: {args.tokens} tokens x vocab {args.vocab} (fp32 logits {logits_mib:,.0f} MiB), "
-          f"hidden {args.hidden}, chunks of {args.chunk} tokens, {'bf16 autocast' if args.bf16 else 'fp32'}")
+    print(
+        f"shape: {args.tokens} tokens x vocab {args.vocab} (fp32 logits {logits_mib:,.0f} MiB), "
+        f"hidden {args.hidden}, chunks of {args.chunk} tokens, {'bf16 autocast' if args.bf16 else 'fp32'}"
+    )
     for r in (plain, chunked):
-        print(f"  {r['variant']:>8}: peak growth {r['peak_growth_mib']:,.0f} MiB, loss {r['loss']:.6f}, "
-              f"lm_head grad norm {r['head_grad_norm']:.6f}")
+        print(
+            f"  {r['variant']:>8}: peak growth {r['peak_growth_mib']:,.0f} MiB, loss {r['loss']:.6f}, "
+            f"lm_head grad norm {r['head_grad_norm']:.6f}"
+        )
     print(f"  ratio chunked / plain: {chunked['peak_growth_mib'] / plain['peak_growth_mib']:.3f}")
     rel = abs(chunked["loss"] - plain["loss"]) / abs(plain["loss"])
     assert rel < 1e-4, f"losses differ: {plain['loss']} vs {chunked['loss']}"

@@ -27,8 +27,16 @@ def child_prepare(world: str, out: str, tokenizer: str, workers: int) -> None:
     from safereflect.config import validate
     from safereflect.data import PrepareConfig, run_prepare
 
-    cfg = validate(PrepareConfig, {"arm": "reflect", "input": {"path": world}, "out": out,
-                                   "tokenizer": {"path": tokenizer}, "run": {"workers": workers}})
+    cfg = validate(
+        PrepareConfig,
+        {
+            "arm": "reflect",
+            "input": {"path": world},
+            "out": out,
+            "tokenizer": {"path": tokenizer},
+            "run": {"workers": workers},
+        },
+    )
     start = time.perf_counter()
     run_prepare(cfg, force=True)
     seconds = time.perf_counter() - start
@@ -39,8 +47,11 @@ def child_prepare(world: str, out: str, tokenizer: str, workers: int) -> None:
 def child_baseline(docs_dir: str, tokenizer: str, repeats: int) -> None:
     from tokenizers import Tokenizer
 
-    texts = [json.loads(line)["text"] for f in sorted(Path(docs_dir).glob("*.jsonl"))
-             for line in f.read_text(encoding="utf-8").splitlines()]
+    texts = [
+        json.loads(line)["text"]
+        for f in sorted(Path(docs_dir).glob("*.jsonl"))
+        for line in f.read_text(encoding="utf-8").splitlines()
+    ]
     tok = Tokenizer.from_file(tokenizer)
     tok.encode_batch(texts[:64])  # start the thread pool outside the timing
     best = float("inf")
@@ -55,17 +66,23 @@ def child_baseline(docs_dir: str, tokenizer: str, repeats: int) -> None:
 def join_documents(world: Path, n: int, out: Path) -> Path:
     """The world's corpus with every `n` consecutive documents joined into one (web-page
     lengths instead of paragraph lengths); unsafe spans move with their text."""
-    docs = [json.loads(line) for f in sorted((world / "corpus").glob("*.jsonl"))
-            for line in f.read_text(encoding="utf-8").splitlines()]
+    docs = [
+        json.loads(line)
+        for f in sorted((world / "corpus").glob("*.jsonl"))
+        for line in f.read_text(encoding="utf-8").splitlines()
+    ]
     with out.open("w", encoding="utf-8") as fh:
         for i in range(0, len(docs), n):
             text, spans = "", []
-            for d in docs[i:i + n]:
+            for d in docs[i : i + n]:
                 offset = len(text) + (2 if text else 0)
                 text = f"{text}\n\n{d['text']}" if text else d["text"]
                 spans += [{**s, "start": s["start"] + offset, "end": s["end"] + offset} for s in d["metadata"]["spans"]]
-            meta = {"safety": "unsafe" if spans else "safe", "category": spans[0]["category"] if spans else None,
-                    "spans": spans}
+            meta = {
+                "safety": "unsafe" if spans else "safe",
+                "category": spans[0]["category"] if spans else None,
+                "spans": spans,
+            }
             fh.write(json.dumps({"id": f"joined-{i:06d}", "text": text, "metadata": meta}) + "\n")
     return out
 
@@ -103,19 +120,29 @@ def main() -> None:
         world = Path(tmp) / "world"
         summary = write_world(preset_config(args.preset, args.seed), world)
         source = world if args.join == 1 else join_documents(world, args.join, Path(tmp) / "joined.jsonl")
-        first = run_prepare(validate(PrepareConfig, {"arm": "reflect", "input": {"path": str(source)},
-                                                     "out": str(Path(tmp) / "tokenizer-run")}))
+        first = run_prepare(
+            validate(
+                PrepareConfig,
+                {"arm": "reflect", "input": {"path": str(source)}, "out": str(Path(tmp) / "tokenizer-run")},
+            )
+        )
         tokenizer = first / "tokens" / "tokenizer"
-        print(f"world {args.preset} seed {args.seed}: {summary['documents']} documents, {summary['words']} words"
-              + (f", joined {args.join} to a document" if args.join > 1 else ""))
+        print(
+            f"world {args.preset} seed {args.seed}: {summary['documents']} documents, {summary['words']} words"
+            + (f", joined {args.join} to a document" if args.join > 1 else "")
+        )
         print(f"{'workers':>7}  {'prepare tok/s':>14}  {'baseline tok/s':>15}  {'ratio':>6}  {'prepare s':>9}")
         for w in args.workers:
             out = str(Path(tmp) / f"reflect-{w}")
-            runs = [run_child(["--child", "prepare", str(source), out, str(tokenizer), str(w)], threads=1)
-                    for _ in range(args.repeats)]
+            runs = [
+                run_child(["--child", "prepare", str(source), out, str(tokenizer), str(w)], threads=1)
+                for _ in range(args.repeats)
+            ]
             prep = min(runs, key=lambda r: r["seconds"])
-            base = run_child(["--child", "baseline", str(Path(out) / "docs"), str(tokenizer / "tokenizer.json"),
-                              str(args.repeats)], threads=w)
+            base = run_child(
+                ["--child", "baseline", str(Path(out) / "docs"), str(tokenizer / "tokenizer.json"), str(args.repeats)],
+                threads=w,
+            )
             p, b = prep["tokens"] / prep["seconds"], base["tokens"] / base["seconds"]
             print(f"{w:>7}  {p:>14,.0f}  {b:>15,.0f}  {p / b:>6.2f}  {prep['seconds']:>9.2f}")
 

@@ -56,8 +56,10 @@ def main() -> None:
             if tasks == 1:
                 continue
             seconds, n = time_task0(root, tasks, args.repeats)
-            print(f"  task 0 of {tasks:>3}: {n:>9,} records in {seconds:.2f} s; ratio to reference "
-                  f"{seconds / reference:.3f} (ideal {1 / tasks:.3f})")
+            print(
+                f"  task 0 of {tasks:>3}: {n:>9,} records in {seconds:.2f} s; ratio to reference "
+                f"{seconds / reference:.3f} (ideal {1 / tasks:.3f})"
+            )
 
 
 if __name__ == "__main__":

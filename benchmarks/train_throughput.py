@@ -65,9 +65,7 @@ def synthetic_tokens(root: Path, vocab_size: int, n_tokens: int, seed: int) -> P
     vocab = {"<|endoftext|>": 0, **{f"t{i}": i for i in range(1, vocab_size)}}
     backend = Tokenizer(models.WordLevel(vocab, unk_token="<|endoftext|>"))
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|endoftext|>").save_pretrained(
-        tokens / "tokenizer"
-    )
+    PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|endoftext|>").save_pretrained(tokens / "tokenizer")
     meta = {
         "format": "datatrove",
         "token_size": 2,
@@ -107,9 +105,7 @@ def reference(cfg, llama_config, warmup: int, device: torch.device, bf16: bool) 
     )
     g = torch.Generator().manual_seed(cfg.seed)
     batches = [
-        torch.randint(
-            0, llama_config.vocab_size, (cfg.global_batch_size, cfg.seq_len + 1), generator=g
-        )
+        torch.randint(0, llama_config.vocab_size, (cfg.global_batch_size, cfg.seq_len + 1), generator=g)
         for _ in range(4)
     ]
     batches = [b.to(device) for b in batches]
@@ -134,23 +130,15 @@ def load() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument(
-        "--preset", action="append", help="repeatable; default cpu-1m (cpu), 125m and 350m (cuda)"
-    )
+    parser.add_argument("--preset", action="append", help="repeatable; default cpu-1m (cpu), 125m and 350m (cuda)")
     parser.add_argument("--seq-len", type=int, help="default: 128 on cpu, the preset's on cuda")
-    parser.add_argument(
-        "--batch", type=int, help="sequences per step; default: the preset's on cpu, 32 on cuda"
-    )
+    parser.add_argument("--batch", type=int, help="sequences per step; default: the preset's on cpu, 32 on cuda")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per loop and round")
     parser.add_argument("--warmup", type=int, default=3, help="untimed first steps of each run")
     parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument(
-        "--vocab-size", type=int, default=1052, help="default: the demo's tokenizer (1088 rows)"
-    )
+    parser.add_argument("--vocab-size", type=int, default=1052, help="default: the demo's tokenizer (1088 rows)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads")
-    parser.add_argument(
-        "--precision", choices=["auto", "bf16", "fp32"], help="ours; default: the preset's (auto)"
-    )
+    parser.add_argument("--precision", choices=["auto", "bf16", "fp32"], help="ours; default: the preset's (auto)")
     parser.add_argument(
         "--compile",
         action=argparse.BooleanOptionalAction,
@@ -210,15 +198,11 @@ def main() -> None:
                 for which in order:
                     if which == "ours":
                         began = time.perf_counter()
-                        steps, start = ours(
-                            cfg.model_copy(update={"out": root / preset / f"run{r}"}), args.warmup
-                        )
+                        steps, start = ours(cfg.model_copy(update={"out": root / preset / f"run{r}"}), args.warmup)
                         walls.append(time.perf_counter() - began - sum(steps))
                         times["ours"] += steps
                     else:
-                        times["reference"] += reference(
-                            cfg, llama_config, args.warmup, device, ref_precision == "bf16"
-                        )
+                        times["reference"] += reference(cfg, llama_config, args.warmup, device, ref_precision == "bf16")
             labels = {"ours": start["precision"], "reference": ref_precision}
             peaks = {
                 key: max(device_peak_flops(device, labels[key]) or 0.0, matmul.get(labels[key], 0.0)) or None

@@ -19,8 +19,11 @@ from safereflect.train.config import TrainConfig
 def test_a_duplicate_key_names_the_file_line_and_key(tmp_path):
     path = tmp_path / "train.yaml"
     path.write_text("lr: 1.0e-3\nmodel:\n  depth: 2\n  depth: 4\n")
-    with pytest.raises(UserError, match=r"train.yaml:4:3: not valid YAML \(duplicate key 'depth' \(first given on "
-                                        r"line 3\)\)"):
+    with pytest.raises(
+        UserError,
+        match=r"train.yaml:4:3: not valid YAML \(duplicate key 'depth' \(first given on "
+        r"line 3\)\)",
+    ):
         load_yaml(path)
     assert parse_yaml("a: {b: 1}\nc: [1, 2]\n") == {"a": {"b": 1}, "c": [1, 2]}  # otherwise the safe loader
 
@@ -30,17 +33,21 @@ def test_a_boolean_is_not_a_number(key, value):
     data = {"data": "d", "out": "o", "max_steps": 10}
     parent, _, leaf = key.rpartition(".")
     (data.setdefault(parent, {}) if parent else data)[leaf] = value
-    with pytest.raises(UserError, match=rf"{key}: Input should be a valid (integer|number).*got '{str(value).lower()}'"):
+    with pytest.raises(
+        UserError, match=rf"{key}: Input should be a valid (integer|number).*got '{str(value).lower()}'"
+    ):
         validate(TrainConfig, data, "t.yaml")
     assert validate(TrainConfig, {"data": "d", "out": "o", "max_steps": 10, "tensorboard": True}).tensorboard
 
 
 @pytest.mark.parametrize("seed", [-1, 2**32])
 def test_seeds_outside_32_bits_are_refused_everywhere(seed):
-    for model, data, key in ((TrainConfig, {"data": "d", "out": "o"}, "seed"),
-                             (PrepareConfig, {"arm": "raw", "input": {"path": "x"}, "out": "o"}, "seed"),
-                             (EvalConfig, {"model": "m", "out": "o"}, "seed"),
-                             (ExperimentConfig, {"name": "n"}, "seeds")):
+    for model, data, key in (
+        (TrainConfig, {"data": "d", "out": "o"}, "seed"),
+        (PrepareConfig, {"arm": "raw", "input": {"path": "x"}, "out": "o"}, "seed"),
+        (EvalConfig, {"model": "m", "out": "o"}, "seed"),
+        (ExperimentConfig, {"name": "n"}, "seeds"),
+    ):
         with pytest.raises(UserError, match=key):
             validate(model, {**data, key: [seed] if key == "seeds" else seed})
     assert validate(TrainConfig, {"data": "d", "out": "o", "seed": 2**32 - 1}).seed == 2**32 - 1
@@ -53,11 +60,14 @@ def test_a_directory_given_as_config_is_named(tmp_path):
 
 # --- property: whatever the YAML, a clean error or a config -----------------------------------
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40), st.floats(allow_nan=True),
-                    st.text(max_size=12))
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                       st.dictionaries(st.text(max_size=8), inner, max_size=3)),
-                      max_leaves=8)
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.floats(allow_nan=True), st.text(max_size=12)
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=8,
+)
 TRAIN_KEYS = sorted(TrainConfig.model_fields) + ["bogus", "model.depth", "model.bogus"]
 
 
@@ -77,8 +87,10 @@ def test_random_train_configs_give_a_config_or_one_user_error(picks):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=st.one_of(st.text(max_size=80), values.map(lambda v: yaml.safe_dump(v) if v is not None else "")),
-       dup=st.booleans())
+@given(
+    text=st.one_of(st.text(max_size=80), values.map(lambda v: yaml.safe_dump(v) if v is not None else "")),
+    dup=st.booleans(),
+)
 def test_random_yaml_files_give_a_config_or_one_user_error(tmp_path, text, dup):
     path = tmp_path / "random.yaml"
     path.write_text(text + ("\nname: a\nname: b\n" if dup else ""), encoding="utf-8")

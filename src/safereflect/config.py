@@ -32,8 +32,11 @@ class StrictModel(BaseModel):
         # pydantic's lax mode reads `max_steps: true` as 1. A boolean given for a number is
         # passed on as the word the user wrote, so the field fails with its own location.
         if isinstance(data, dict):
-            bad = [k for k, v in data.items() if isinstance(v, bool) and k in cls.model_fields
-                   and _number_only(cls.model_fields[k].annotation)]
+            bad = [
+                k
+                for k, v in data.items()
+                if isinstance(v, bool) and k in cls.model_fields and _number_only(cls.model_fields[k].annotation)
+            ]
             if bad:
                 data = {**data, **{k: str(data[k]).lower() for k in bad}}
         return data
@@ -124,8 +127,9 @@ def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool
         except TypeError:  # an unhashable key: the constructor below reports it
             continue
         if first is not None:
-            raise DuplicateKeyError(None, None, f"duplicate key {key!r} (first given on line {first.line + 1})",
-                                    key_node.start_mark)
+            raise DuplicateKeyError(
+                None, None, f"duplicate key {key!r} (first given on line {first.line + 1})", key_node.start_mark
+            )
         seen[key] = key_node.start_mark
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
@@ -141,8 +145,10 @@ def parse_yaml(text: str) -> Any:
 def load_yaml(path: str | Path) -> Any:
     path = Path(path)
     if path.is_dir():
-        raise UserError(f"{path} is a directory, not a config file",
-                        hint="give the YAML file itself, e.g. " + str(path / "config.yaml"))
+        raise UserError(
+            f"{path} is a directory, not a config file",
+            hint="give the YAML file itself, e.g. " + str(path / "config.yaml"),
+        )
     if not path.is_file():
         raise UserError(f"config file not found: {path}")
     try:

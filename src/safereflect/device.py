@@ -33,9 +33,11 @@ def resolve_device(device: str = "auto") -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise UserError(f"device {device!r} asked for, but torch sees no CUDA device "
-                            f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'none'})",
-                            hint="use --device cpu (or auto, which picks a GPU when there is one)")
+            raise UserError(
+                f"device {device!r} asked for, but torch sees no CUDA device "
+                f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'none'})",
+                hint="use --device cpu (or auto, which picks a GPU when there is one)",
+            )
         index = int(device.partition(":")[2] or 0)
         if index >= torch.cuda.device_count():
             raise UserError(f"device {device!r} asked for, but only {torch.cuda.device_count()} CUDA device(s) exist")

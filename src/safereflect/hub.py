@@ -26,7 +26,9 @@ def split_revision(ref: str | Path) -> tuple[str, str | None]:
     return name, revision
 
 
-def pretrained_args(ref: str | Path, revision: str | None = None, *, weights: bool = True) -> tuple[str, dict[str, Any]]:
+def pretrained_args(
+    ref: str | Path, revision: str | None = None, *, weights: bool = True
+) -> tuple[str, dict[str, Any]]:
     """The name and keyword arguments for `from_pretrained(name, **kwargs)`.
 
     `weights`: the call loads weights (a model), so safetensors is required; tokenizers and

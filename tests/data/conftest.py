@@ -22,8 +22,13 @@ def world_docs(world: Path) -> dict[str, dict[str, Any]]:
 def make_config(world: Path, out: Path, arm: str, **overrides: Any):
     from safereflect.data import PrepareConfig
 
-    data: dict[str, Any] = {"arm": arm, "input": {"path": str(world)}, "out": str(out), "tasks": 2,
-                            "shards": {"val_fraction": 0.1}}
+    data: dict[str, Any] = {
+        "arm": arm,
+        "input": {"path": str(world)},
+        "out": str(out),
+        "tasks": 2,
+        "shards": {"val_fraction": 0.1},
+    }
     for key, value in overrides.items():
         set_dotted(data, key.replace("__", "."), value)
     return validate(PrepareConfig, data)

@@ -26,8 +26,9 @@ def test_a_missing_local_path_is_not_looked_up_on_the_hub(tmp_path, monkeypatch,
         resolve(InputConfig(path="nonexist_dir"))
     assert resolve(InputConfig(path="HuggingFaceFW/fineweb-edu"))[0] == "hf"  # an owner/name id still is
     assert resolve(InputConfig(path="wikitext", format="hf"))[0] == "hf"  # and any name with format: hf
-    assert "input not found: nonexist_dir" in _run(capsys, "prepare", "--arm", "raw", "--input", "nonexist_dir",
-                                                   "--out", tmp_path / "out")
+    assert "input not found: nonexist_dir" in _run(
+        capsys, "prepare", "--arm", "raw", "--input", "nonexist_dir", "--out", tmp_path / "out"
+    )
 
 
 def test_an_unreachable_hub_dataset_is_one_line(tmp_path, monkeypatch, capsys):
@@ -39,8 +40,7 @@ def test_an_unreachable_hub_dataset_is_one_line(tmp_path, monkeypatch, capsys):
 @pytest.mark.parametrize("damage", ["truncated", "not gzip"])
 def test_a_damaged_gzip_file_is_named(tmp_path, capsys, damage):
     path = tmp_path / "in.jsonl.gz"
-    blob = gzip.compress(b"".join(json.dumps({"id": str(i), "text": f"doc {i}"}).encode() + b"\n"
-                                  for i in range(200)))
+    blob = gzip.compress(b"".join(json.dumps({"id": str(i), "text": f"doc {i}"}).encode() + b"\n" for i in range(200)))
     path.write_bytes(blob[: len(blob) // 2] if damage == "truncated" else b'{"id": "a", "text": "plain"}\n')
     err = _run(capsys, "prepare", "--arm", "raw", "--input", path, "--out", tmp_path / "out")
     assert f"{path}: cannot be read " in err and "truncated or not in the format its name says" in err
@@ -49,11 +49,11 @@ def test_a_damaged_gzip_file_is_named(tmp_path, capsys, damage):
 def test_a_damaged_gzip_file_is_named_without_a_tokenizer_pass(tmp_path, shared_tokenizer, capsys):
     # with a tokenizer given there is no training pass: the first to read is the progress count
     path = tmp_path / "in.jsonl.gz"
-    blob = gzip.compress(b"".join(json.dumps({"id": str(i), "text": f"doc {i}"}).encode() + b"\n"
-                                  for i in range(2000)))
+    blob = gzip.compress(b"".join(json.dumps({"id": str(i), "text": f"doc {i}"}).encode() + b"\n" for i in range(2000)))
     path.write_bytes(blob[: len(blob) // 2])
-    err = _run(capsys, "prepare", "--arm", "raw", "--input", path, "--out", tmp_path / "out",
-               "--tokenizer", shared_tokenizer)
+    err = _run(
+        capsys, "prepare", "--arm", "raw", "--input", path, "--out", tmp_path / "out", "--tokenizer", shared_tokenizer
+    )
     assert f"{path}: cannot be read " in err
 
 

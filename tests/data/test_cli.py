@@ -22,15 +22,20 @@ def _write(path, *lines: bytes):
 
 def _cli(*args) -> tuple[int, str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    res = subprocess.run([sys.executable, "-m", "safereflect", *map(str, args)], capture_output=True, text=True, env=env, check=False)
+    res = subprocess.run(
+        [sys.executable, "-m", "safereflect", *map(str, args)], capture_output=True, text=True, env=env, check=False
+    )
     return res.returncode, res.stdout + res.stderr
 
 
-@pytest.mark.parametrize("bad, message", [
-    (b'{"id": "b", "text": \n', "malformed JSON"),
-    (b'{"id": "b"}\n', "missing field 'text'"),
-    (b'{"id": "b", "text": "caf\xe9"}\n', "invalid UTF-8"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (b'{"id": "b", "text": \n', "malformed JSON"),
+        (b'{"id": "b"}\n', "missing field 'text'"),
+        (b'{"id": "b", "text": "caf\xe9"}\n', "invalid UTF-8"),
+    ],
+)
 def test_bad_record_is_one_clear_error(tmp_path, capsys, bad, message):
     path = _write(tmp_path / "in.jsonl", GOOD.encode(), bad, GOOD.encode())
     with pytest.raises(SystemExit) as exit_:
@@ -43,17 +48,35 @@ def test_bad_record_is_one_clear_error(tmp_path, capsys, bad, message):
 def test_bad_record_found_by_a_worker_is_one_clear_error(tmp_path, shared_tokenizer):
     # with a tokenizer given there is no training pass: the error comes from a datatrove task
     path = _write(tmp_path / "in.jsonl", GOOD.encode(), GOOD.encode(), b"not json\n")
-    code, output = _cli("prepare", "--arm", "raw", "--input", path, "--out", tmp_path / "out",
-                        "--tokenizer", shared_tokenizer)
+    code, output = _cli(
+        "prepare", "--arm", "raw", "--input", path, "--out", tmp_path / "out", "--tokenizer", shared_tokenizer
+    )
     assert code == 2, output
     assert f"{path}:3: malformed JSON" in " ".join(output.split()) and "Traceback" not in output
 
 
 def test_skip_bad_counts_and_excludes_every_bad_record(tmp_path, shared_tokenizer):
-    path = _write(tmp_path / "in.jsonl", GOOD.encode(), b'{"id": "b", "text": \n', b'{"id": "c"}\n',
-                  b'\xff\xfe\n', b'{"id": "e", "text": "   "}\n', GOOD.replace(b'"a"'.decode(), '"f"').encode())
-    code, output = _cli("prepare", "--arm", "raw", "--input", path, "--out", tmp_path / "out", "--skip-bad",
-                        "--tokenizer", shared_tokenizer)
+    path = _write(
+        tmp_path / "in.jsonl",
+        GOOD.encode(),
+        b'{"id": "b", "text": \n',
+        b'{"id": "c"}\n',
+        b"\xff\xfe\n",
+        b'{"id": "e", "text": "   "}\n',
+        GOOD.replace(b'"a"'.decode(), '"f"').encode(),
+    )
+    code, output = _cli(
+        "prepare",
+        "--arm",
+        "raw",
+        "--input",
+        path,
+        "--out",
+        tmp_path / "out",
+        "--skip-bad",
+        "--tokenizer",
+        shared_tokenizer,
+    )
     assert code == 0, output
     stats = json.loads((tmp_path / "out" / "stats.json").read_text())
     assert stats["documents"] == {"in": 6, "kept": 2, "changed": 0, "dropped": {"bad_record": 3, "empty": 1}}

@@ -15,20 +15,37 @@ def _step(data, rank, world_size):
 def test_slurm_executor_gets_the_configured_arguments(tmp_path):
     from datatrove.executor.slurm import SlurmPipelineExecutor
 
-    run = validate(RunConfig, {"executor": "slurm", "slurm": {"partition": "cpu", "time": "02:00:00",
-                                                              "cpus_per_task": 2, "mem_per_cpu_gb": 4,
-                                                              "venv_path": "/opt/venv", "max_concurrent": 16}})
+    run = validate(
+        RunConfig,
+        {
+            "executor": "slurm",
+            "slurm": {
+                "partition": "cpu",
+                "time": "02:00:00",
+                "cpus_per_task": 2,
+                "mem_per_cpu_gb": 4,
+                "venv_path": "/opt/venv",
+                "max_concurrent": 16,
+            },
+        },
+    )
     ex = build_executor([_step], tasks=64, logging_dir=tmp_path / "logs", run=run, name="process")
     assert isinstance(ex, SlurmPipelineExecutor)
-    assert (ex.tasks, ex.partition, ex.time, ex.cpus_per_task, ex.mem_per_cpu_gb, ex.venv_path, ex.workers) == \
-        (64, "cpu", "02:00:00", 2, 4, "/opt/venv", 16)
+    assert (ex.tasks, ex.partition, ex.time, ex.cpus_per_task, ex.mem_per_cpu_gb, ex.venv_path, ex.workers) == (
+        64,
+        "cpu",
+        "02:00:00",
+        2,
+        4,
+        "/opt/venv",
+        16,
+    )
     assert ex.job_name == "safereflect-prepare-process" and str(tmp_path / "logs") in ex.logging_dir.path
 
 
 def test_slurm_needs_a_partition(tmp_path):
     with pytest.raises(UserError, match="partition"):
-        build_executor([_step], tasks=2, logging_dir=tmp_path, run=validate(RunConfig, {"executor": "slurm"}),
-                       name="p")
+        build_executor([_step], tasks=2, logging_dir=tmp_path, run=validate(RunConfig, {"executor": "slurm"}), name="p")
 
 
 def test_ray_executor_gets_the_configured_arguments(tmp_path):

@@ -20,8 +20,10 @@ good = st.builds(lambda i, t: json.dumps({"id": i, "text": t}).encode(), st.text
 bad = st.one_of(
     st.binary(max_size=20).filter(lambda b: b"\n" not in b and b"\r" not in b and b.strip()),  # anything at all
     st.builds(lambda t: json.dumps({"id": "x", "text": t}).encode()[:-1], words),  # cut short
-    st.builds(lambda v: json.dumps({"id": "x", "text": v}).encode(),
-              st.one_of(st.none(), st.integers(), st.lists(st.integers(), max_size=2))),  # text not a string
+    st.builds(
+        lambda v: json.dumps({"id": "x", "text": v}).encode(),
+        st.one_of(st.none(), st.integers(), st.lists(st.integers(), max_size=2)),
+    ),  # text not a string
     st.builds(lambda t: json.dumps({"id": "x", "body": t}).encode(), words),  # no text field
     st.builds(lambda t: json.dumps([t]).encode(), words),  # not an object
     st.builds(lambda t: json.dumps({"text": t}).encode().replace(b"}", b"\xff}"), words),  # invalid UTF-8
@@ -59,8 +61,9 @@ def test_reading_yields_one_document_per_record_or_one_user_error(tmp_path, body
 def test_prepare_accounts_for_every_record(tmp_path_factory, shared_tokenizer, body):
     tmp = tmp_path_factory.mktemp("malformed")
     n = _write(tmp / "in.jsonl", body)
-    cfg = make_config(tmp / "in.jsonl", tmp / "out", "raw", skip_bad=True, tasks=1,
-                      tokenizer__path=str(shared_tokenizer))
+    cfg = make_config(
+        tmp / "in.jsonl", tmp / "out", "raw", skip_bad=True, tasks=1, tokenizer__path=str(shared_tokenizer)
+    )
     out = run_prepare(cfg)
     docs = json.loads((out / "stats.json").read_text())["documents"]
     kept, excluded = records(out / "docs"), records(out / "excluded")

@@ -10,8 +10,11 @@ from .conftest import make_config, records
 
 
 def _tree_digest(directory):
-    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.mark.parametrize("arm", ["raw", "filter", "reflect", "filter+rewrite+refusal+tag"])
@@ -31,8 +34,13 @@ def test_every_document_is_accounted_for(prepared, tiny_world_dir, arm):
 def test_meta_json_follows_the_contract(prepared):
     meta = json.loads((prepared("reflect") / "tokens" / "meta.json").read_text())
     assert meta["format"] == "datatrove" and meta["token_size"] == 2 and meta["loss_mask"] is False
-    assert set(meta["special_tokens"]) == {"<|endoftext|>", "<|pad|>", "<think>", "</think>",
-                                           "<potentially unsafe content>"}
+    assert set(meta["special_tokens"]) == {
+        "<|endoftext|>",
+        "<|pad|>",
+        "<think>",
+        "</think>",
+        "<potentially unsafe content>",
+    }
     assert meta["eos_token_id"] == meta["special_tokens"]["<|endoftext|>"]
     assert set(meta["splits"]) == {"train", "val"} and meta["splits"]["val"]["documents"] > 0
     for split in meta["splits"].values():  # each shard's size, so a truncated copy is detected
@@ -127,7 +135,7 @@ def _decoded_files(out, files):
         ids = np.fromfile(out / "tokens" / f, dtype=np.uint16)
         start = 0
         for end in np.fromfile(out / "tokens" / (f + ".index"), dtype=np.uint64).tolist():
-            yield tok.decode(ids[start:end - 1].tolist(), skip_special_tokens=False), None
+            yield tok.decode(ids[start : end - 1].tolist(), skip_special_tokens=False), None
             start = end
 
 

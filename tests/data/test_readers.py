@@ -68,8 +68,9 @@ def test_memory_filesystem_folder_of_every_format(memory_dir):
     ids = sorted(d.id for shard in _read(cfg, tasks=3) for d in shard)
     assert ids == sorted(r["id"] for p, n in (("a", 3), ("b", 4), ("c", 5), ("d", 2)) for r in _rows(p, n))
     assert estimate_documents(cfg) is None  # never counted by reading a remote input
-    assert [f[0] for f in fingerprint(cfg)] == [f"memory://{root}/{r}" for r in
-                                                 ("a.jsonl", "c.parquet", "d.jsonl.zst", "sub/b.jsonl.gz")]
+    assert [f[0] for f in fingerprint(cfg)] == [
+        f"memory://{root}/{r}" for r in ("a.jsonl", "c.parquet", "d.jsonl.zst", "sub/b.jsonl.gz")
+    ]
 
 
 def test_a_bad_record_on_an_fsspec_path_names_the_file_and_line(memory_dir):
@@ -134,8 +135,11 @@ def test_a_single_parquet_file_prepares_every_row(tmp_path, shared_tokenizer):
     path = tmp_path / "in.parquet"
     path.write_bytes(_parquet(_rows("p", 10), row_group_size=3))
     for skip_bad in (False, True):
-        out = run_prepare(make_config(path, tmp_path / f"out-{skip_bad}", "raw", skip_bad=skip_bad,
-                                      tokenizer__path=str(shared_tokenizer)))
+        out = run_prepare(
+            make_config(
+                path, tmp_path / f"out-{skip_bad}", "raw", skip_bad=skip_bad, tokenizer__path=str(shared_tokenizer)
+            )
+        )
         docs = json.loads((out / "stats.json").read_text())["documents"]
         assert docs["in"] == docs["kept"] == 10
         assert sorted(d["id"] for d in records(out / "docs")) == sorted(r["id"] for r in _rows("p", 10))
@@ -152,7 +156,8 @@ def test_a_folder_of_jsonl_and_parquet_prepares_every_row_of_both(tmp_path, shar
     docs = json.loads((out / "stats.json").read_text())["documents"]
     assert docs["in"] == docs["kept"] == 13
     assert sorted(d["id"] for d in records(out / "docs")) == sorted(
-        r["id"] for p, n in (("j", 4), ("p", 6), ("g", 3)) for r in _rows(p, n))
+        r["id"] for p, n in (("j", 4), ("p", 6), ("g", 3)) for r in _rows(p, n)
+    )
 
 
 def test_a_parquet_file_without_the_suffix_is_recognised_by_content(tmp_path):
@@ -168,10 +173,13 @@ def test_a_parquet_file_that_is_not_parquet_is_a_clear_error(tmp_path):
         _read(InputConfig(path=str(tmp_path)), tasks=1)
 
 
-@pytest.mark.parametrize("path, message", [
-    ("memory://safereflect-nothing/here", "input not found: memory://safereflect-nothing/here"),
-    ("nosuchprotocol://x/y", "cannot read nosuchprotocol://x/y: Protocol not known"),
-])
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("memory://safereflect-nothing/here", "input not found: memory://safereflect-nothing/here"),
+        ("nosuchprotocol://x/y", "cannot read nosuchprotocol://x/y: Protocol not known"),
+    ],
+)
 def test_unreadable_fsspec_paths_are_one_clear_error(path, message):
     with pytest.raises(UserError, match=message):
         resolve(InputConfig(path=path))

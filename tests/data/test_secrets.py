@@ -17,12 +17,24 @@ TEXTS = ["How to poison a neighbour.", "A recipe for bread.", "Poison them quiet
 
 def _config(tmp_path, tokenizer, server, **endpoint):
     write_jsonl(tmp_path / "in.jsonl", [{"id": f"d{i}", "text": t} for i, t in enumerate(TEXTS)])
-    writer = {"base_url": server, "model": "writer", "api_key_env": "SR_TEST_KEY", "backoff_s": 0.01,
-              "max_retries": 1, "cache_dir": str(tmp_path / "out" / "cache"), **endpoint}
-    return make_config(tmp_path / "in.jsonl", tmp_path / "out", "rewrite", scorer="guard",
-                       tokenizer__path=str(tokenizer),
-                       scorers={"guard": {"kind": "llm", "endpoint": writer}},
-                       interventions={"rewrite": {"mode": "llm", "llm": writer, "styles": ["podcast"]}})
+    writer = {
+        "base_url": server,
+        "model": "writer",
+        "api_key_env": "SR_TEST_KEY",
+        "backoff_s": 0.01,
+        "max_retries": 1,
+        "cache_dir": str(tmp_path / "out" / "cache"),
+        **endpoint,
+    }
+    return make_config(
+        tmp_path / "in.jsonl",
+        tmp_path / "out",
+        "rewrite",
+        scorer="guard",
+        tokenizer__path=str(tokenizer),
+        scorers={"guard": {"kind": "llm", "endpoint": writer}},
+        interventions={"rewrite": {"mode": "llm", "llm": writer, "styles": ["podcast"]}},
+    )
 
 
 def _everything_written(tmp_path, capfd) -> str:
@@ -33,8 +45,9 @@ def _everything_written(tmp_path, capfd) -> str:
 
 
 @pytest.mark.parametrize("status", [500, 400])
-def test_an_echoed_key_in_an_error_body_is_never_written(tmp_path, capfd, monkeypatch, shared_tokenizer,
-                                                         chat_server, chat_script, status):
+def test_an_echoed_key_in_an_error_body_is_never_written(
+    tmp_path, capfd, monkeypatch, shared_tokenizer, chat_server, chat_script, status
+):
     """500: retried, then given up; 400: reported at once with the body's excerpt."""
     monkeypatch.setenv("SR_TEST_KEY", SECRET)
     chat_script.echo_key, chat_script.fail_first, chat_script.fail_status = True, 100, status
@@ -47,8 +60,9 @@ def test_an_echoed_key_in_an_error_body_is_never_written(tmp_path, capfd, monkey
     assert SECRET not in _everything_written(tmp_path, capfd)
 
 
-def test_an_echoed_key_in_answers_is_never_written(tmp_path, capfd, monkeypatch, shared_tokenizer, chat_server,
-                                                   chat_script):
+def test_an_echoed_key_in_answers_is_never_written(
+    tmp_path, capfd, monkeypatch, shared_tokenizer, chat_server, chat_script
+):
     monkeypatch.setenv("SR_TEST_KEY", SECRET)
     chat_script.echo_key = True
     out = run_prepare(_config(tmp_path, shared_tokenizer, chat_server))

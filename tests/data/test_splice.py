@@ -35,7 +35,7 @@ def test_spliced_ids_equal_encoding(tokenizer, text, cuts, tags):
         pieces += [(prev, c), literal]
         prev = c
     pieces.append((prev, len(text)))
-    edited = "".join(text[p[0]:p[1]] if isinstance(p, tuple) else p for p in pieces)
+    edited = "".join(text[p[0] : p[1]] if isinstance(p, tuple) else p for p in pieces)
     enc = tokenizer.encode(text, add_special_tokens=False)
     ids = Splicer(tokenizer).ids(text, enc, pieces)
     assert ids == tokenizer.encode(edited, add_special_tokens=False).ids

@@ -36,8 +36,10 @@ def test_an_existing_tokenizer_gets_our_special_tokens(tiny_world_dir, tmp_path)
 
     plain = Tokenizer(models.BPE())
     plain.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    plain.train_from_iterator(["some text to learn from"] * 5, trainers.BpeTrainer(vocab_size=300, show_progress=False,
-                                                                                  special_tokens=["</s>"]))
+    plain.train_from_iterator(
+        ["some text to learn from"] * 5,
+        trainers.BpeTrainer(vocab_size=300, show_progress=False, special_tokens=["</s>"]),
+    )
     PreTrainedTokenizerFast(tokenizer_object=plain, eos_token="</s>").save_pretrained(str(tmp_path / "foreign"))
     adopt_tokenizer(str(tmp_path / "foreign"), tmp_path / "ours", DEFAULT_FORMAT)
     vocab = Tokenizer.from_file(str(tmp_path / "ours" / "tokenizer.json")).get_vocab(with_added_tokens=True)

@@ -46,8 +46,15 @@ def short_context_model(tiny_model_dir, tmp_path_factory):
 def test_the_default_cls_suite_runs_on_a_short_context_model(short_context_model, tiny_world_dir, tmp_path, capsys):
     from safereflect.eval import EvalConfig, run_eval
 
-    cfg = EvalConfig(model=str(short_context_model), probes=tiny_world_dir, out=tmp_path / "out", suites=["cls"],
-                     device="cpu", bootstrap=20, max_probes=12)
+    cfg = EvalConfig(
+        model=str(short_context_model),
+        probes=tiny_world_dir,
+        out=tmp_path / "out",
+        suites=["cls"],
+        device="cpu",
+        bootstrap=20,
+        max_probes=12,
+    )
     metrics = run_eval(cfg)
     assert "skipping method 'ft' (the longest classification example has" in " ".join(capsys.readouterr().err.split())
     assert {"safety_cls_acc_zeroshot", "safety_cls_acc_probe", "safety_cls_acc"} <= set(metrics)
@@ -57,12 +64,30 @@ def test_the_default_cls_suite_runs_on_a_short_context_model(short_context_model
 def test_asking_for_ft_on_a_short_context_model_is_one_error(short_context_model, tiny_world_dir, tmp_path, capsys):
     from safereflect.eval import EvalConfig, run_eval
 
-    cfg = EvalConfig(model=str(short_context_model), probes=tiny_world_dir, out=tmp_path / "out", suites=["cls"],
-                     device="cpu", max_probes=12, cls={"methods": ["zeroshot", "ft"]})
+    cfg = EvalConfig(
+        model=str(short_context_model),
+        probes=tiny_world_dir,
+        out=tmp_path / "out",
+        suites=["cls"],
+        device="cpu",
+        max_probes=12,
+        cls={"methods": ["zeroshot", "ft"]},
+    )
     with pytest.raises(UserError, match=r"cls method .ft.: .* context is 64\n.*--cls-methods zeroshot,probe"):
         run_eval(cfg)
-    err = run_cli(capsys, "--model", short_context_model, "--probes", tiny_world_dir, "--out", tmp_path / "o2",
-                  "--suites", "cls", "--cls-methods", "probe,bogus")
+    err = run_cli(
+        capsys,
+        "--model",
+        short_context_model,
+        "--probes",
+        tiny_world_dir,
+        "--out",
+        tmp_path / "o2",
+        "--suites",
+        "cls",
+        "--cls-methods",
+        "probe,bogus",
+    )
     assert "cls.methods[1]: Input should be 'zeroshot', 'probe' or 'ft' (got 'bogus')" in err
 
 

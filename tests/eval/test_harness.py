@@ -44,12 +44,14 @@ def task_dir(items, tmp_path_factory) -> Path:
             f.write(json.dumps({"prompt": t["prompt"], "answer": " " + t["answers"][0]}) + "\n")
     common = "dataset_path: json\ntest_split: test\ndoc_to_text: prompt\ntarget_delimiter: ''\n"
     (d / "sr_mc.yaml").write_text(
-        "task: sr_mc\n" + common
+        "task: sr_mc\n"
+        + common
         + f"dataset_kwargs:\n  data_files:\n    test: {d / 'mc.jsonl'}\n  cache_dir: {d / 'cache'}\n"
         + "output_type: multiple_choice\ndoc_to_choice: choices\ndoc_to_target: gold\nmetric_list:\n  - metric: acc\n"
     )
     (d / "sr_gen.yaml").write_text(
-        "task: sr_gen\n" + common
+        "task: sr_gen\n"
+        + common
         + f"dataset_kwargs:\n  data_files:\n    test: {d / 'gen.jsonl'}\n  cache_dir: {d / 'cache'}\n"
         + "output_type: generate_until\ndoc_to_target: answer\n"
         + f"generation_kwargs:\n  until: {json.dumps(UNTIL)}\n  max_gen_toks: {MAX_GEN}\n  do_sample: false\n"
@@ -146,7 +148,9 @@ def test_safereflect_model_agrees_with_our_evaluation(tiny_model_dir, task_dir, 
     assert results["results"]["sr_mc"]["acc,none"] == pytest.approx(acc)
     texts = [g.text for g in gens]
     if "keep_reflections=true" not in args:  # reflections removed, the answer's leading space kept
-        texts = [t[: len(t) - len(t.lstrip())] + dec.reflection.strip(t) if dec.reflection.strip(t) else "" for t in texts]
+        texts = [
+            t[: len(t) - len(t.lstrip())] + dec.reflection.strip(t) if dec.reflection.strip(t) else "" for t in texts
+        ]
     assert [s["filtered_resps"][0] for s in per_doc(results, "sr_gen")] == texts
     check_rolling(results, lm, items)
     if dec.read_segment_words:  # the reading really changed what the model was asked
@@ -168,9 +172,22 @@ def test_lm_eval_cli_runs_the_safereflect_model(tiny_model_dir, task_dir, items,
     monkeypatch.setattr(lm_eval.tasks, "TaskManager", LocalTasks)
     out = tmp_path / "out"
     argv = [
-        "lm-eval", "run", "--model", "safereflect", "--model_args", f"pretrained={tiny_model_dir}",
-        "--tasks", "sr_mc", "--include_path", str(task_dir), "--device", "cpu", "--batch_size", "4",
-        "--output_path", str(out),
+        "lm-eval",
+        "run",
+        "--model",
+        "safereflect",
+        "--model_args",
+        f"pretrained={tiny_model_dir}",
+        "--tasks",
+        "sr_mc",
+        "--include_path",
+        str(task_dir),
+        "--device",
+        "cpu",
+        "--batch_size",
+        "4",
+        "--output_path",
+        str(out),
     ]
     monkeypatch.setattr(sys, "argv", argv)
     main()

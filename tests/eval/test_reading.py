@@ -41,8 +41,10 @@ def _verdict_model(scripted, unsafe_after: str):
     and which otherwise answers ' Give Ben Kalanex.'"""
     tok = scripted.tok
     opener = tok(f" {DEFAULT_FORMAT.opener}", add_special_tokens=False).input_ids
-    words = {w: tok(f" {DEFAULT_FORMAT.opener} {w}", add_special_tokens=False).input_ids[len(opener) :]
-             for w in ("Safe", "Unsafe")}
+    words = {
+        w: tok(f" {DEFAULT_FORMAT.opener} {w}", add_special_tokens=False).input_ids[len(opener) :]
+        for w in ("Safe", "Unsafe")
+    }
     answer = tok(" Give Ben Kalanex.", add_special_tokens=False).input_ids
 
     def rule(seq):

@@ -31,8 +31,11 @@ ATTACKS = {"direct", "prefill", "disguised", "authority", "many_shot"}
 
 def small_eval(model_dir: Path, world_dir: Path, out: Path, **fields) -> EvalConfig:
     """A CPU evaluation of the tiny model on a few probes; `fields` add to or override it."""
-    return EvalConfig(**{"model": str(model_dir), "probes": world_dir, "out": out, "device": "cpu",
-                         "bootstrap": 50} | fields)
+    return EvalConfig(
+        **{"model": str(model_dir), "probes": world_dir, "out": out, "device": "cpu", "bootstrap": 50} | fields
+    )
+
+
 RATES = [
     "asr_heldout",
     "asr_seen",
@@ -125,10 +128,14 @@ def test_every_metric_has_a_valid_shape(evaluated, tiny_world_dir):
     curve = metrics["asr_vs_ft_steps"]["harmful-100"]
     assert [p["step"] for p in curve] == [0, 1, 2, 3]
     # step 0 is the evaluated model (the asr and capability suites' numbers), the last the final export
-    assert curve[0] == {"step": 0} | metrics["asr_heldout"] | {"asr_seen": metrics["asr_seen"],
-                                                             "task_acc": metrics["task_acc"]}
+    assert curve[0] == {"step": 0} | metrics["asr_heldout"] | {
+        "asr_seen": metrics["asr_seen"],
+        "task_acc": metrics["task_acc"],
+    }
     assert curve[-1] == {"step": 3} | metrics["asr_heldout_after_harmful_ft"] | {
-        "asr_seen": metrics["asr_seen_after_harmful_ft"], "task_acc": metrics["task_acc_after_harmful_ft"]}
+        "asr_seen": metrics["asr_seen_after_harmful_ft"],
+        "task_acc": metrics["task_acc_after_harmful_ft"],
+    }
     for point in curve:
         check_shape("asr_vs_ft_steps", point)
         check_shape("asr_vs_ft_steps/asr_seen", point["asr_seen"])
@@ -161,7 +168,9 @@ def test_every_number_names_its_judge(evaluated):
         "asr_vs_ft_steps",
     ):
         assert notes[name].startswith("oracle:medsafetyworld-tiny"), name
-    assert notes["asr_heldout_after_harmful_ft"].endswith("after harmful-100 finetuning on 10 harmful + 10 benign examples")
+    assert notes["asr_heldout_after_harmful_ft"].endswith(
+        "after harmful-100 finetuning on 10 harmful + 10 benign examples"
+    )
     assert notes["task_acc_after_harmful_ft"].startswith("log-likelihood ranking")
     assert notes["asr_realtext"].startswith("refusal:") and notes["safety_cls_acc"] == "method:zeroshot"
 
@@ -214,8 +223,9 @@ def test_another_config_in_the_same_out_dir_is_refused(evaluated):
 
 @pytest.mark.parametrize("mode", ["monitored", "safebeam"])
 def test_decoding_modes_run_end_to_end(tiny_model_dir, tiny_world_dir, tmp_path, mode):
-    cfg = small_eval(tiny_model_dir, tiny_world_dir, tmp_path, suites=["asr", "capability"], max_probes=5,
-                     decoding={"mode": mode})
+    cfg = small_eval(
+        tiny_model_dir, tiny_world_dir, tmp_path, suites=["asr", "capability"], max_probes=5, decoding={"mode": mode}
+    )
     metrics = run_eval(cfg)
     check_shape("asr_heldout", metrics["asr_heldout"])
     check_shape("over_refusal", metrics["over_refusal"])
@@ -226,7 +236,11 @@ def test_decoding_modes_run_end_to_end(tiny_model_dir, tiny_world_dir, tmp_path,
 def test_with_the_training_engine(tiny_model_dir, tiny_world_dir, tmp_path):
     """The finetuning attack through the real `run_finetune`, at the smallest budget."""
     cfg = small_eval(
-        tiny_model_dir, tiny_world_dir, tmp_path, suites=["finetune"], max_probes=3,
+        tiny_model_dir,
+        tiny_world_dir,
+        tmp_path,
+        suites=["finetune"],
+        max_probes=3,
         finetune=FinetuneAttackConfig(attacks=["harmful-100"], budget={"max_steps": 2}, export_steps=[1]),
     )
     metrics = run_eval(cfg)
@@ -236,8 +250,13 @@ def test_with_the_training_engine(tiny_model_dir, tiny_world_dir, tmp_path):
 
 def test_reflect_models_read_prompts_in_their_training_format(tiny_model_dir, tiny_world_dir, tmp_path):
     cfg = small_eval(
-        tiny_model_dir, tiny_world_dir, tmp_path, suites=["asr", "cls"], max_probes=4,
-        decoding={"mode": "monitored", "read_segment_words": 6}, cls={"methods": ["zeroshot"]},
+        tiny_model_dir,
+        tiny_world_dir,
+        tmp_path,
+        suites=["asr", "cls"],
+        max_probes=4,
+        decoding={"mode": "monitored", "read_segment_words": 6},
+        cls={"methods": ["zeroshot"]},
     )
     run_eval(cfg)
     gens = [json.loads(x) for x in (tmp_path / "generations.jsonl").read_text().splitlines()]

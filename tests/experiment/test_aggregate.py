@@ -20,10 +20,16 @@ def test_several_seeds_use_a_t_interval_over_seed_means():
 
 
 def test_metrics_dicts_and_step_curves_are_combined_per_key():
-    a = {"asr_heldout": stat(0.5), "asr_heldout_by_attack": {"direct": stat(0.6)},
-         "asr_vs_ft_steps": {"harmful-100": [{"step": 0, **stat(0.1)}, {"step": 10, **stat(0.3)}]}}
-    b = {"asr_heldout": stat(0.7), "asr_heldout_by_attack": {"direct": stat(0.8)},
-         "asr_vs_ft_steps": {"harmful-100": [{"step": 0, **stat(0.3)}, {"step": 10, **stat(0.5)}]}}
+    a = {
+        "asr_heldout": stat(0.5),
+        "asr_heldout_by_attack": {"direct": stat(0.6)},
+        "asr_vs_ft_steps": {"harmful-100": [{"step": 0, **stat(0.1)}, {"step": 10, **stat(0.3)}]},
+    }
+    b = {
+        "asr_heldout": stat(0.7),
+        "asr_heldout_by_attack": {"direct": stat(0.8)},
+        "asr_vs_ft_steps": {"harmful-100": [{"step": 0, **stat(0.3)}, {"step": 10, **stat(0.5)}]},
+    }
     out = combine_metrics([a, b])
     assert out["asr_heldout"]["mean"] == pytest.approx(0.6)
     assert out["asr_heldout_by_attack"]["direct"]["mean"] == pytest.approx(0.7)

@@ -19,9 +19,17 @@ def test_grid_expands_into_named_variants():
     c = cfg(arms=["raw", "reflect", "filter+reflect"], grid={"timing": [0.0, 0.2], "segment_words": [12, 30]})
     names = [v.name(c) for v in variants(c)]
     # raw has no timing variants; segment lengths apply to reflect arms only
-    assert names == ["raw", "reflect[seg=12]", "reflect[seg=30]", "reflect[timing=0.2,seg=12]",
-                     "reflect[timing=0.2,seg=30]", "filter+reflect[seg=12]", "filter+reflect[seg=30]",
-                     "filter+reflect[timing=0.2,seg=12]", "filter+reflect[timing=0.2,seg=30]"]
+    assert names == [
+        "raw",
+        "reflect[seg=12]",
+        "reflect[seg=30]",
+        "reflect[timing=0.2,seg=12]",
+        "reflect[timing=0.2,seg=30]",
+        "filter+reflect[seg=12]",
+        "filter+reflect[seg=30]",
+        "filter+reflect[timing=0.2,seg=12]",
+        "filter+reflect[timing=0.2,seg=30]",
+    ]
     assert [v.name(cfg(arms=["raw", "tag"])) for v in variants(cfg(arms=["raw", "tag"]))] == ["raw", "tag"]
 
 
@@ -38,7 +46,11 @@ def test_each_arm_is_evaluated_the_way_its_method_is_used(tmp_path):
     c = cfg(arms=["raw", "tag", "reflect", "filter+reflect"])
     modes = {v.arm: eval_config(c, v, 0, tmp_path, None, None, tmp_path) for v in variants(c)}
     assert {a: e.decoding.mode for a, e in modes.items()} == {
-        "raw": "plain", "tag": "safebeam", "reflect": "monitored", "filter+reflect": "monitored"}
+        "raw": "plain",
+        "tag": "safebeam",
+        "reflect": "monitored",
+        "filter+reflect": "monitored",
+    }
     assert modes["raw"].cls.primary == "probe" and modes["reflect"].cls.primary == "zeroshot"
 
 
@@ -59,6 +71,12 @@ def test_stage_sections_are_validated_by_the_stages_own_models(tmp_path):
         train_config(cfg(train={"preset": "tiny", "schedule": "linear"}), v, 0, tmp_path, tmp_path)
     with pytest.raises(UserError, match="mode"):
         eval_config(cfg(eval={"decoding": {"mode": "greedy"}}), v, 0, tmp_path, None, None, tmp_path)
-    ok = prepare_config(cfg(arms=["reflect"], grid={"segment_words": [30]}), variants(
-        cfg(arms=["reflect"], grid={"segment_words": [30]}))[0], 0, {"path": "w", "format": "world"}, tmp_path, tmp_path)
+    ok = prepare_config(
+        cfg(arms=["reflect"], grid={"segment_words": [30]}),
+        variants(cfg(arms=["reflect"], grid={"segment_words": [30]}))[0],
+        0,
+        {"path": "w", "format": "world"},
+        tmp_path,
+        tmp_path,
+    )
     assert ok.interventions.reflect.segment_words == 30 and ok.tokenizer.path == str(tmp_path)

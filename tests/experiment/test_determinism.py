@@ -17,9 +17,13 @@ EXPERIMENT = {
     "arms": ["reflect", "tag"],
     "prepare": {"tokenizer": {"vocab_size": 400}, "interventions": {"reflect": {"segment_words": 12}}, "tasks": 2},
     "train": {"preset": "tiny", "seq_len": 128, "max_steps": 6, "warmup_steps": 2, "checkpoint_every": 3},
-    "eval": {"max_probes": 4, "batch_size": 4, "decoding": {"max_new_tokens": 16},
-             "cls": {"methods": ["zeroshot", "probe"], "probe_folds": 2},
-             "finetune": {"attacks": ["harmful-100"], "budget": {"max_steps": 2}, "export_steps": [1]}},
+    "eval": {
+        "max_probes": 4,
+        "batch_size": 4,
+        "decoding": {"max_new_tokens": 16},
+        "cls": {"methods": ["zeroshot", "probe"], "probe_folds": 2},
+        "finetune": {"attacks": ["harmful-100"], "budget": {"max_steps": 2}, "export_steps": [1]},
+    },
     # SafeBeam's cost is in decoding an untrained model; the tag arm's data path is what is checked here
     "arm_eval": {"tag": {"decoding": {"mode": "plain"}}},
     "samples_per_arm": 1,
@@ -34,8 +38,12 @@ def _run(tmp_path: Path, hash_seed: str) -> Path:
     out = tmp_path / "run"
     cfg = tmp_path / "exp.yaml"
     cfg.write_text(yaml.safe_dump(EXPERIMENT | {"out": str(out)}))
-    res = subprocess.run([sys.executable, "-m", "safereflect", "run", str(cfg)], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONHASHSEED": hash_seed})
+    res = subprocess.run(
+        [sys.executable, "-m", "safereflect", "run", str(cfg)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONHASHSEED": hash_seed},
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     return out.rename(tmp_path / f"hash-seed-{hash_seed}")
 

@@ -17,16 +17,21 @@ EXPERIMENT = {  # test_run.py's tiny experiment
     "arms": ["raw", "reflect"],
     "prepare": {"tokenizer": {"vocab_size": 400}, "interventions": {"reflect": {"segment_words": 12}}, "tasks": 1},
     "train": {"preset": "tiny", "seq_len": 128, "max_steps": 8, "warmup_steps": 2, "checkpoint_every": 4},
-    "eval": {"max_probes": 6, "batch_size": 8, "cls": {"methods": ["zeroshot", "probe"], "probe_folds": 2},
-             "finetune": {"attacks": ["harmful-100", "benign"], "budget": {"max_steps": 2}, "export_steps": [1]}},
+    "eval": {
+        "max_probes": 6,
+        "batch_size": 8,
+        "cls": {"methods": ["zeroshot", "probe"], "probe_folds": 2},
+        "finetune": {"attacks": ["harmful-100", "benign"], "budget": {"max_steps": 2}, "export_steps": [1]},
+    },
     "samples_per_arm": 2,
 }
 ENV = {**os.environ, "COLUMNS": "250"}  # status tables unwrapped, so a state and its log share a line
 
 
 def safereflect(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "safereflect", *map(str, args)], capture_output=True, text=True,
-                          env=ENV)
+    return subprocess.run(
+        [sys.executable, "-m", "safereflect", *map(str, args)], capture_output=True, text=True, env=ENV
+    )
 
 
 def experiment(tmp_path: Path, name: str, **extra) -> Path:

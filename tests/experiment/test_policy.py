@@ -33,12 +33,22 @@ def test_a_combination_must_declare_its_policy():
 
 
 def test_declared_policy_wins_over_the_name():
-    cfg = validate(ExperimentConfig, BASE | {
-        "arms": ["filter+reflect", "reflect"],
-        "arm_policy": {"filter+reflect": {"role": "reflect", "decoding": "monitored", "reading": "reflected",
-                                          "classification": "zeroshot"},
-                       "reflect": {"role": "none"}},  # read and decoded plainly, kept out of the claims
-    })
+    cfg = validate(
+        ExperimentConfig,
+        BASE
+        | {
+            "arms": ["filter+reflect", "reflect"],
+            "arm_policy": {
+                "filter+reflect": {
+                    "role": "reflect",
+                    "decoding": "monitored",
+                    "reading": "reflected",
+                    "classification": "zeroshot",
+                },
+                "reflect": {"role": "none"},
+            },  # read and decoded plainly, kept out of the claims
+        },
+    )
     assert cfg.roles() == {"filter+reflect": "reflect", "reflect": "none"}
     assert _eval(cfg, "filter+reflect").decoding.read_segment_words == 12
     plain = _eval(cfg, "reflect")

@@ -19,10 +19,17 @@ def test_gpu_presets_ask_for_their_layout_and_cpu_presets_for_no_gpu():
 
 
 def test_the_experiment_overrides_defaults_then_the_stage_kind_overrides_the_default():
-    res = StageResources(default={"partition": "cpu", "time_min": 30, "account": "proj"},
-                         train={"partition": "gpu", "nodes": 2})
+    res = StageResources(
+        default={"partition": "cpu", "time_min": 30, "account": "proj"}, train={"partition": "gpu", "nodes": 2}
+    )
     train = res.resolve("train", "smollm2-1.7b")
-    assert (train.partition, train.nodes, train.gpus_per_node, train.time_min, train.account) == ("gpu", 2, 8, 30, "proj")
+    assert (train.partition, train.nodes, train.gpus_per_node, train.time_min, train.account) == (
+        "gpu",
+        2,
+        8,
+        30,
+        "proj",
+    )
     prep = res.resolve("prepare", "smollm2-1.7b")
     assert (prep.partition, prep.cpus, prep.time_min) == ("cpu", 8, 30)
 

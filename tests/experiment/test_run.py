@@ -17,17 +17,35 @@ EXPERIMENT = {
     "arms": ["raw", "reflect"],
     "prepare": {"tokenizer": {"vocab_size": 400}, "interventions": {"reflect": {"segment_words": 12}}, "tasks": 1},
     "train": {"preset": "tiny", "seq_len": 128, "max_steps": 8, "warmup_steps": 2, "checkpoint_every": 4},
-    "eval": {"max_probes": 6, "batch_size": 8, "cls": {"methods": ["zeroshot", "probe"], "probe_folds": 2},
-             "finetune": {"attacks": ["harmful-100", "benign"], "budget": {"max_steps": 2}, "export_steps": [1]}},
+    "eval": {
+        "max_probes": 6,
+        "batch_size": 8,
+        "cls": {"methods": ["zeroshot", "probe"], "probe_folds": 2},
+        "finetune": {"attacks": ["harmful-100", "benign"], "budget": {"max_steps": 2}, "export_steps": [1]},
+    },
     "samples_per_arm": 2,
 }
-REQUIRED = ["asr_heldout", "asr_seen", "asr_heldout_by_attack", "asr_heldout_after_harmful_ft",
-            "asr_heldout_after_benign_ft", "safety_cls_acc", "task_acc", "over_refusal", "val_bpb"]
+REQUIRED = [
+    "asr_heldout",
+    "asr_seen",
+    "asr_heldout_by_attack",
+    "asr_heldout_after_harmful_ft",
+    "asr_heldout_after_benign_ft",
+    "safety_cls_acc",
+    "task_acc",
+    "over_refusal",
+    "val_bpb",
+]
 
 
 def start(cfg: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "safereflect", "run", str(cfg)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "safereflect", "run", str(cfg)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def test_killed_experiment_resumes_and_a_rerun_recomputes_nothing(tmp_path):
@@ -38,7 +56,9 @@ def test_killed_experiment_resumes_and_a_rerun_recomputes_nothing(tmp_path):
     first = start(cfg)
     deadline = time.time() + 120
     while not list((out / "stages" / "train").glob("raw-*/_DONE.json")):
-        assert first.poll() is None and time.time() < deadline, first.stdout.read() if first.poll() is not None else "timeout"
+        assert first.poll() is None and time.time() < deadline, (
+            first.stdout.read() if first.poll() is not None else "timeout"
+        )
         time.sleep(0.2)
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
@@ -76,8 +96,11 @@ def test_killed_experiment_resumes_and_a_rerun_recomputes_nothing(tmp_path):
 
 def test_demo_dry_run_validates_the_builtin_presets():
     for preset in ("cpu", "gpu"):
-        res = subprocess.run([sys.executable, "-m", "safereflect", "demo", "--preset", preset, "--dry-run"],
-                             capture_output=True, text=True)
+        res = subprocess.run(
+            [sys.executable, "-m", "safereflect", "demo", "--preset", preset, "--dry-run"],
+            capture_output=True,
+            text=True,
+        )
         assert res.returncode == 0 and "configuration valid" in res.stderr, res.stdout + res.stderr
 
 
@@ -99,15 +122,23 @@ def test_a_bad_late_stage_value_fails_before_anything_runs(tmp_path):
 
 def test_parallel_pipelines_give_the_sequential_results(tmp_path):
     # two spawned single-threaded workers against one process: same per-seed metrics and claims
-    exp = EXPERIMENT | {"seeds": [0, 1], "eval": {**EXPERIMENT["eval"], "finetune": {
-        "attacks": ["harmful-100"], "budget": {"max_steps": 2}, "export_steps": [1]}}}
+    exp = EXPERIMENT | {
+        "seeds": [0, 1],
+        "eval": {
+            **EXPERIMENT["eval"],
+            "finetune": {"attacks": ["harmful-100"], "budget": {"max_steps": 2}, "export_steps": [1]},
+        },
+    }
     results = {}
     for workers in (1, 2):
         out = tmp_path / f"run{workers}"
         cfg = tmp_path / f"exp{workers}.yaml"
         cfg.write_text(yaml.safe_dump(exp | {"out": str(out)}))
-        res = subprocess.run([sys.executable, "-m", "safereflect", "run", str(cfg), "--parallel", str(workers)],
-                             capture_output=True, text=True)
+        res = subprocess.run(
+            [sys.executable, "-m", "safereflect", "run", str(cfg), "--parallel", str(workers)],
+            capture_output=True,
+            text=True,
+        )
         assert res.returncode == 0, res.stdout + res.stderr
         results[workers] = load_results(out / "results.json")
         assert "Infinity" not in (out / "results.json").read_text()  # strict JSON for other tools

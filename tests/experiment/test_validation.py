@@ -68,8 +68,11 @@ def test_cls_methods_without_probe_are_valid_for_every_arm(tmp_path):
 @pytest.mark.parametrize("command", ["run", "demo"])
 def test_an_output_path_that_is_a_file(tmp_path, capsys, command):
     (tmp_path / "taken").write_text("")
-    args = ["run", str(_file(tmp_path, out=str(tmp_path / "taken")))] if command == "run" else \
-        ["demo", "--out", str(tmp_path / "taken")]
+    args = (
+        ["run", str(_file(tmp_path, out=str(tmp_path / "taken")))]
+        if command == "run"
+        else ["demo", "--out", str(tmp_path / "taken")]
+    )
     with pytest.raises(SystemExit) as exit_:
         main(args)
     err = " ".join(capsys.readouterr().err.split())

@@ -23,8 +23,10 @@ JITTER = (-0.01, 0.0, 0.01)  # seed-to-seed noise, different for every arm
 
 
 def per_seed(story=STORY, seeds=(0, 1, 2)) -> dict:
-    return {arm: {str(s): {m: v + JITTER[(i + s) % 3] for m, v in zip(METRICS, values)} for s in seeds}
-            for i, (arm, values) in enumerate(story.items())}
+    return {
+        arm: {str(s): {m: v + JITTER[(i + s) % 3] for m, v in zip(METRICS, values)} for s in seeds}
+        for i, (arm, values) in enumerate(story.items())
+    }
 
 
 def roles(arms) -> dict:

@@ -81,7 +81,10 @@ def test_partial_results_fall_back_and_say_not_measured(tmp_path, results):
     assert "Safety-classification accuracy per arm**: not measured: no safety_cls_acc" in md
     assert not (tmp_path / "plots" / "safety_cls.png").exists()
     assert (tmp_path / "plots" / "asr_vs_ft.png").is_file()  # before/after-finetuning bars
-    assert "| NOT MEASURED |" not in md and "| not measured | reflect has safety_cls_acc >= 0.95 and above every baseline's |" in md
+    assert (
+        "| NOT MEASURED |" not in md
+        and "| not measured | reflect has safety_cls_acc >= 0.95 and above every baseline's |" in md
+    )
     reflect_row = next(line for line in md.splitlines() if line.startswith("| reflect | 0.080"))
     assert reflect_row.count("| — |") == 1  # task_acc, in its column
     assert "No sample generations were recorded." in md

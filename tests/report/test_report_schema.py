@@ -23,39 +23,76 @@ def test_valid_results_parse_in_catalogue_order(results):
     assert parsed.stat("reflect", "asr_heldout").mean == pytest.approx(0.08)
     assert [p.step for p in parsed.arms["raw"].curves["harmful-100"]] == [0, 25, 50, 100]
     assert set(parsed.arms["raw"].breakdowns["asr_heldout_by_attack"]) == {
-        "direct", "prefill", "disguised", "authority", "many_shot"}
+        "direct",
+        "prefill",
+        "disguised",
+        "authority",
+        "many_shot",
+    }
 
 
 def test_combinations_and_variants_sort_after_single_arms(results):
     stat = results["arms"]["raw"]
     names = ["filter+rewrite+refusal+tag", "reflect", "filter+reflect", "reflect-30", "raw", "tag+reflect"]
     parsed = parse_results({**results, "arms": {n: stat for n in names}})
-    assert list(parsed.arms) == ["raw", "reflect", "reflect-30", "filter+reflect", "tag+reflect",
-                                 "filter+rewrite+refusal+tag"]
+    assert list(parsed.arms) == [
+        "raw",
+        "reflect",
+        "reflect-30",
+        "filter+reflect",
+        "tag+reflect",
+        "filter+rewrite+refusal+tag",
+    ]
 
 
-@pytest.mark.parametrize("mutate, path, words", [
-    (lambda r: r["arms"]["reflect"]["metrics"]["asr_heldout"].pop("mean"),
-     "arms.reflect.metrics.asr_heldout.mean", "missing key"),
-    (lambda r: r["arms"]["filter"]["metrics"]["task_acc"].update(ci95=[0.7, 0.6]),
-     "arms.filter.metrics.task_acc.ci95", "lo must not exceed hi"),
-    (lambda r: r["arms"]["raw"]["metrics"]["over_refusal"].update(n=2.5),
-     "arms.raw.metrics.over_refusal.n", "positive integer"),
-    (lambda r: r["arms"]["raw"]["metrics"]["asr_seen"].update(mean=1.4),
-     "arms.raw.metrics.asr_seen.mean", "fraction in [0, 1]"),
-    (lambda r: r["arms"]["tag"]["metrics"]["asr_heldout_by_attack"]["prefill"].update(mean="high"),
-     "arms.tag.metrics.asr_heldout_by_attack.prefill.mean", "finite number"),
-    (lambda r: r["arms"]["tag"]["metrics"]["asr_vs_ft_steps"]["benign"][1].pop("step"),
-     "arms.tag.metrics.asr_vs_ft_steps.benign[1].step", "missing key"),
-    (lambda r: r["arms"]["raw"]["metrics"]["asr_vs_ft_steps"]["harmful-100"][2]["asr_seen"].update(mean=2.0),
-     "arms.raw.metrics.asr_vs_ft_steps.harmful-100[2].asr_seen.mean", "fraction in [0, 1]"),
-    (lambda r: r["arms"]["raw"]["metrics"]["asr_vs_ft_steps"]["harmful-100"][0].update(bpb=stat_like()),
-     "arms.raw.metrics.asr_vs_ft_steps.harmful-100[0].bpb", "allowed: step, mean, ci95, n, asr_seen, task_acc"),
-    (lambda r: r["arms"]["raw"].update(metric={}),
-     "arms.raw.metric", "unknown key (allowed: metrics)"),
-    (lambda r: r.update(arms=[]), "arms", "expected a mapping"),
-    (lambda r: r.pop("config_hash"), "config_hash", "missing key"),
-])
+@pytest.mark.parametrize(
+    "mutate, path, words",
+    [
+        (
+            lambda r: r["arms"]["reflect"]["metrics"]["asr_heldout"].pop("mean"),
+            "arms.reflect.metrics.asr_heldout.mean",
+            "missing key",
+        ),
+        (
+            lambda r: r["arms"]["filter"]["metrics"]["task_acc"].update(ci95=[0.7, 0.6]),
+            "arms.filter.metrics.task_acc.ci95",
+            "lo must not exceed hi",
+        ),
+        (
+            lambda r: r["arms"]["raw"]["metrics"]["over_refusal"].update(n=2.5),
+            "arms.raw.metrics.over_refusal.n",
+            "positive integer",
+        ),
+        (
+            lambda r: r["arms"]["raw"]["metrics"]["asr_seen"].update(mean=1.4),
+            "arms.raw.metrics.asr_seen.mean",
+            "fraction in [0, 1]",
+        ),
+        (
+            lambda r: r["arms"]["tag"]["metrics"]["asr_heldout_by_attack"]["prefill"].update(mean="high"),
+            "arms.tag.metrics.asr_heldout_by_attack.prefill.mean",
+            "finite number",
+        ),
+        (
+            lambda r: r["arms"]["tag"]["metrics"]["asr_vs_ft_steps"]["benign"][1].pop("step"),
+            "arms.tag.metrics.asr_vs_ft_steps.benign[1].step",
+            "missing key",
+        ),
+        (
+            lambda r: r["arms"]["raw"]["metrics"]["asr_vs_ft_steps"]["harmful-100"][2]["asr_seen"].update(mean=2.0),
+            "arms.raw.metrics.asr_vs_ft_steps.harmful-100[2].asr_seen.mean",
+            "fraction in [0, 1]",
+        ),
+        (
+            lambda r: r["arms"]["raw"]["metrics"]["asr_vs_ft_steps"]["harmful-100"][0].update(bpb=stat_like()),
+            "arms.raw.metrics.asr_vs_ft_steps.harmful-100[0].bpb",
+            "allowed: step, mean, ci95, n, asr_seen, task_acc",
+        ),
+        (lambda r: r["arms"]["raw"].update(metric={}), "arms.raw.metric", "unknown key (allowed: metrics)"),
+        (lambda r: r.update(arms=[]), "arms", "expected a mapping"),
+        (lambda r: r.pop("config_hash"), "config_hash", "missing key"),
+    ],
+)
 def test_schema_errors_name_the_key_path(results, mutate, path, words):
     mutate(results)
     msg = _error(results)

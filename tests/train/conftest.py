@@ -18,9 +18,7 @@ from safereflect.reflection import DEFAULT_FORMAT, EOS_TOKEN, PAD_TOKEN
 
 SPECIAL_TOKENS = special_tokens(DEFAULT_FORMAT)
 
-torch.set_num_threads(
-    1
-)  # two cores shared with other test runs; also makes CPU runs bitwise stable
+torch.set_num_threads(1)  # two cores shared with other test runs; also makes CPU runs bitwise stable
 
 DRUGS = [
     "warfarin",
@@ -54,9 +52,7 @@ def make_documents(n: int, seed: int) -> list[str]:
     docs = []
     for _ in range(n):
         sentences = [
-            rng.choice(TEMPLATES).format(
-                d=rng.choice(DRUGS), e=rng.choice(DRUGS), c=rng.choice(CONDITIONS)
-            )
+            rng.choice(TEMPLATES).format(d=rng.choice(DRUGS), e=rng.choice(DRUGS), c=rng.choice(CONDITIONS))
             for _ in range(rng.randint(1, 3))
         ]
         docs.append(" ".join(sentences))
@@ -98,9 +94,7 @@ def write_tokens_dir(
         files, n_tokens = [], 0
         for f in range(n_files):
             name = f"{f:05d}.ds"
-            writer = TokenizedFile(
-                str(out / split), name, save_index=True, save_loss_metadata=loss_mask
-            )
+            writer = TokenizedFile(str(out / split), name, save_index=True, save_loss_metadata=loss_mask)
             for text in docs[f::n_files]:
                 ids = tokenizer(text, add_special_tokens=False)["input_ids"] + [eos]
                 mask = np.arange(len(ids)) >= len(ids) // 2 if loss_mask else None
@@ -133,9 +127,7 @@ def tokenizer(tmp_path_factory):
 def tokens_dir(tmp_path_factory, tokenizer) -> Path:
     """About 10k training tokens in two files, no loss mask."""
     docs = make_documents(400, seed=2)
-    return write_tokens_dir(
-        tmp_path_factory.mktemp("arm") / "tokens", tokenizer, docs[:360], docs[360:]
-    )
+    return write_tokens_dir(tmp_path_factory.mktemp("arm") / "tokens", tokenizer, docs[:360], docs[360:])
 
 
 @pytest.fixture(scope="session")
@@ -154,9 +146,7 @@ def masked_tokens_dir(tmp_path_factory, tokenizer) -> Path:
 def small_tokens_dir(tmp_path_factory, tokenizer) -> Path:
     """A corpus of a few hundred tokens: small enough for the tiny model to memorise."""
     docs = make_documents(24, seed=4)
-    return write_tokens_dir(
-        tmp_path_factory.mktemp("small") / "tokens", tokenizer, docs[:16], docs[16:], train_files=1
-    )
+    return write_tokens_dir(tmp_path_factory.mktemp("small") / "tokens", tokenizer, docs[:16], docs[16:], train_files=1)
 
 
 OVERFIT_STEPS = 80

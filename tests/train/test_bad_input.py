@@ -19,19 +19,24 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str]:
     return code, " ".join((captured.out + captured.err).split())
 
 
-@pytest.mark.parametrize("seed, message", [("-1", "greater than or equal to 0"),
-                                           ("4294967296", "less than or equal to 4294967295")])
+@pytest.mark.parametrize(
+    "seed, message", [("-1", "greater than or equal to 0"), ("4294967296", "less than or equal to 4294967295")]
+)
 @pytest.mark.parametrize("command", ["train", "finetune"])
 def test_seeds_outside_32_bits(command, seed, message, tokens_dir, tmp_path, capsys):
-    args = (["train", "--data", str(tokens_dir), "--dry-run"] if command == "train"
-            else ["finetune", "--model", "m", "--data", "d.jsonl"])
+    args = (
+        ["train", "--data", str(tokens_dir), "--dry-run"]
+        if command == "train"
+        else ["finetune", "--model", "m", "--data", "d.jsonl"]
+    )
     code, output = run_cli([*args, "--out", str(tmp_path / "o"), "--seed", seed], capsys)
     assert code == 2 and f"seed: Input should be {message}" in output and "Traceback" not in output
 
 
 def test_dry_run_needs_at_least_one_device(tokens_dir, tmp_path, capsys):
-    code, output = run_cli(["train", "--data", str(tokens_dir), "--out", str(tmp_path / "o"), "--dry-run",
-                            "--num-devices", "0"], capsys)
+    code, output = run_cli(
+        ["train", "--data", str(tokens_dir), "--out", str(tmp_path / "o"), "--dry-run", "--num-devices", "0"], capsys
+    )
     assert code == 2 and "--num-devices" in output
 
 

@@ -50,9 +50,7 @@ def write_yaml(tmp_path: Path, text: str) -> Path:
         ("other-run", "holds checkpoints of a different run"),
     ],
 )
-def test_bad_input_is_one_clear_message(
-    case, expected, tokens_dir, broken_meta, overfit_run, tmp_path, capsys
-):
+def test_bad_input_is_one_clear_message(case, expected, tokens_dir, broken_meta, overfit_run, tmp_path, capsys):
     config_text = {
         "small-vocab": "model:\n  depth: 2\n  vocab_size: 100\n",
         "bad-value": "schedule: linear\n",

@@ -44,9 +44,7 @@ def test_inputs_and_targets_are_shifted_windows(tokens_dir):
     split = split_of(tokens_dir)
     inputs, targets = split.batch(np.array([3, 0]))
     assert inputs.shape == targets.shape == (2, SEQ)
-    assert np.array_equal(inputs[0], split.window(3)[:-1]) and np.array_equal(
-        targets[0], split.window(3)[1:]
-    )
+    assert np.array_equal(inputs[0], split.window(3)[:-1]) and np.array_equal(targets[0], split.window(3)[1:])
 
 
 def test_loss_mask_ignores_exactly_the_masked_targets(masked_tokens_dir):
@@ -99,10 +97,7 @@ def test_resume_continues_at_saved_position(tokens_dir):
 def test_processes_share_out_the_global_batch(masked_tokens_dir):
     split = split_of(masked_tokens_dir)
     single = loader(split, global_batch_size=8, micro_batch_size=2)
-    ranks = [
-        loader(split, global_batch_size=8, micro_batch_size=2, rank=r, world_size=2)
-        for r in range(2)
-    ]
+    ranks = [loader(split, global_batch_size=8, micro_batch_size=2, rank=r, world_size=2) for r in range(2)]
     assert single.grad_accum_steps == 4 and ranks[0].grad_accum_steps == 2
     for _ in range(3):
         micro, n = single.next_step()
@@ -181,8 +176,9 @@ def test_a_truncated_shard_is_refused_by_name(tokens_dir, tmp_path):
         split_of(copy)
     (copy / "train" / "00000.ds.index").unlink()  # no index: meta.json's sizes still catch it
     meta = json.loads((copy / "meta.json").read_text())
-    meta["splits"]["train"]["file_tokens"] = [int(np.fromfile(tokens_dir / "train" / f"{n}.ds.index", "<u8")[-1])
-                                              for n in ("00000", "00001")]
+    meta["splits"]["train"]["file_tokens"] = [
+        int(np.fromfile(tokens_dir / "train" / f"{n}.ds.index", "<u8")[-1]) for n in ("00000", "00001")
+    ]
     (copy / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(UserError, match=r"00000.ds: \d+ tokens but meta.json records \d+"):
         split_of(copy)

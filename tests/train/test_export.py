@@ -65,8 +65,15 @@ def test_export_model_fixes_llama_config_defaults(tokenizer, tmp_path):
     from safereflect.train.export import export_model
 
     model = LlamaForCausalLM(
-        LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                    num_attention_heads=2, max_position_embeddings=64, use_cache=False)
+        LlamaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            max_position_embeddings=64,
+            use_cache=False,
+        )
     )
     assert (model.config.bos_token_id, model.config.eos_token_id) == (1, 2)  # transformers' defaults
     out = export_model(model, tokenizer, tmp_path / "final")

@@ -39,21 +39,14 @@ def pairs_file(tmp_path) -> Path:
 def test_loss_mask_covers_the_response_and_eos_only(tokenizer):
     prompt, response = PAIRS[0]["prompt"], PAIRS[0]["response"]
     ex = encode_example(tokenizer, prompt=prompt, response=response)
-    assert ex.ids == tokenizer(prompt + response, add_special_tokens=False)["input_ids"] + [
-        tokenizer.eos_token_id
-    ]
+    assert ex.ids == tokenizer(prompt + response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     n_prompt = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
     assert not any(ex.trained[:n_prompt]) and all(ex.trained[n_prompt:])
-    inputs, targets, attention = collate(
-        [ex, encode_example(tokenizer, prompt="Short", response=" one.")], pad_id=1
-    )
+    inputs, targets, attention = collate([ex, encode_example(tokenizer, prompt="Short", response=" one.")], pad_id=1)
     trained_ids = targets[0][targets[0] != IGNORE_INDEX]
     assert tokenizer.decode(trained_ids) == response + tokenizer.eos_token
     assert np.array_equal(inputs[0], ex.ids[:-1]) and attention[0].all()
-    assert (
-        attention[1].sum()
-        == len(encode_example(tokenizer, prompt="Short", response=" one.").ids) - 1
-    )
+    assert attention[1].sum() == len(encode_example(tokenizer, prompt="Short", response=" one.").ids) - 1
     assert (targets[1][attention[1] == 0] == IGNORE_INDEX).all()  # padding is never a target
 
 
@@ -75,9 +68,7 @@ def test_prompt_targets_do_not_reach_the_loss(tokenizer, overfit_run):
             return token_losses(model, inputs, targets).sum()
 
     rng = np.random.default_rng(0)
-    other_prompt = [
-        i if trained else int(rng.integers(5, 400)) for i, trained in zip(ex.ids, ex.trained)
-    ]
+    other_prompt = [i if trained else int(rng.integers(5, 400)) for i, trained in zip(ex.ids, ex.trained)]
     other_response = [(i + 7) % 400 if trained else i for i, trained in zip(ex.ids, ex.trained)]
     assert other_prompt != ex.ids
     assert loss(other_prompt) == loss(ex.ids)
@@ -108,9 +99,7 @@ def test_full_finetune_exports_at_the_requested_steps(overfit_run, pairs_file, t
     at0 = load_file(out / "step_000000" / "model.safetensors")
     tuned = load_file(final / "model.safetensors")
     assert all(torch.equal(at0[k], v) for k, v in base.items())
-    assert not torch.equal(
-        tuned["model.layers.0.mlp.up_proj.weight"], base["model.layers.0.mlp.up_proj.weight"]
-    )
+    assert not torch.equal(tuned["model.layers.0.mlp.up_proj.weight"], base["model.layers.0.mlp.up_proj.weight"])
     AutoModelForCausalLM.from_pretrained(out / "step_000003")
     gen = json.loads((final / "generation_config.json").read_text())  # finetune exports carry the tokenizer's ids
     assert (gen["eos_token_id"], gen["pad_token_id"]) == (0, 1)
@@ -139,17 +128,13 @@ def test_lora_finetune_exports_a_merged_model(overfit_run, pairs_file, tmp_path)
     merged = model.state_dict()
     name = "model.layers.1.self_attn.q_proj.weight"
     assert not torch.equal(merged[name], base[name])
-    assert torch.equal(
-        merged["model.norm.weight"], base["model.norm.weight"]
-    )  # LoRA leaves norms alone
+    assert torch.equal(merged["model.norm.weight"], base["model.norm.weight"])  # LoRA leaves norms alone
     mid = load_file(out / "step_000002" / "model.safetensors")
     assert not torch.equal(mid[name], merged[name])  # the mid-run export did not freeze training
 
 
 def test_preset_needs_its_number_of_examples(overfit_run, pairs_file, tmp_path):
-    cfg = FinetuneConfig(
-        model=str(overfit_run), data=pairs_file, out=tmp_path / "ft", preset="harmful-10"
-    )
+    cfg = FinetuneConfig(model=str(overfit_run), data=pairs_file, out=tmp_path / "ft", preset="harmful-10")
     with pytest.raises(UserError, match="4 records, but this preset uses 10"):
         run_finetune(cfg)
 
@@ -157,7 +142,5 @@ def test_preset_needs_its_number_of_examples(overfit_run, pairs_file, tmp_path):
 def test_bad_records_are_user_errors(tokenizer, tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"prompt": "only a prompt"}\n')
-    with pytest.raises(
-        UserError, match='record 1 needs string fields "prompt" and "response", or "text"'
-    ):
+    with pytest.raises(UserError, match='record 1 needs string fields "prompt" and "response", or "text"'):
         load_examples(path, tokenizer, max_seq_len=64)

@@ -21,7 +21,8 @@ def _checkpoint(run_dir, cfg, identity):
     save_file({"w": torch.zeros(2)}, ckpt / "model.safetensors")
     torch.save({}, ckpt / "optimizer.pt")
     (ckpt / "trainer_state.json").write_text(
-        json.dumps({"step": 4, "config_hash": "written-earlier", "identity": identity}))
+        json.dumps({"step": 4, "config_hash": "written-earlier", "identity": identity})
+    )
     return ckpt
 
 

@@ -69,9 +69,7 @@ def test_flops_per_token_formula():
 
 
 def test_vocab_smaller_than_the_tokenizer_is_a_user_error():
-    with pytest.raises(
-        UserError, match="model.vocab_size 100 is smaller than the tokenizer vocabulary \\(400"
-    ):
+    with pytest.raises(UserError, match="model.vocab_size 100 is smaller than the tokenizer vocabulary \\(400"):
         resolve_shape(ModelShape(depth=2, vocab_size=100), vocab_size=400, seq_len=32)
 
 

@@ -23,8 +23,15 @@ def _torchrun(data, out) -> None:
     extra = ["--micro-batch-size", "2"]
     for key, value in {**SETTINGS, "parallel": "fsdp", "loss_chunk_tokens": 8}.items():
         extra += ["--set", f"{key}={value}"]
-    cmd = [str(VENV_BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", "-m", "safereflect.train",
-           *cli_args(data, out, steps=STEPS, extra=tuple(extra))]
+    cmd = [
+        str(VENV_BIN / "torchrun"),
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "safereflect.train",
+        *cli_args(data, out, steps=STEPS, extra=tuple(extra)),
+    ]
     done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
 

@@ -81,9 +81,7 @@ def test_export_loads_with_auto_classes_and_matches_the_checkpoint(overfit_run):
     tokenizer = AutoTokenizer.from_pretrained(final)
     text = "Patients with asthma should not take aspirin without advice."
     assert tokenizer.decode(tokenizer(text)["input_ids"]) == text
-    ckpt = load_file(
-        overfit_run / "checkpoints" / f"step_{OVERFIT_STEPS:06d}" / "model.safetensors"
-    )
+    ckpt = load_file(overfit_run / "checkpoints" / f"step_{OVERFIT_STEPS:06d}" / "model.safetensors")
     exported = model.state_dict()
     assert all(torch.equal(exported[k], v) for k, v in ckpt.items())
 
@@ -168,9 +166,7 @@ def test_resume_after_sigkill_reproduces_the_uninterrupted_run(precision, tokens
     log = run / "metrics.jsonl"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and victim.poll() is None:
-        if (
-            log.exists() and log.read_text().count('"kind":"train"') >= 4
-        ):  # may end in a partial line
+        if log.exists() and log.read_text().count('"kind":"train"') >= 4:  # may end in a partial line
             break
         time.sleep(0.02)
     victim.send_signal(signal.SIGKILL)
@@ -251,17 +247,13 @@ def test_two_gloo_processes_match_one_process(parallel, masked_tokens_dir, tmp_p
 
 def test_other_runs_checkpoints_are_a_user_error(overfit_run, small_tokens_dir):
     cfg = overfit_config(small_tokens_dir, overfit_run, lr=2e-2)
-    with pytest.raises(
-        UserError, match=r"holds checkpoints of a different run .*differs in: lr \(0.01 -> 0.02\)"
-    ):
+    with pytest.raises(UserError, match=r"holds checkpoints of a different run .*differs in: lr \(0.01 -> 0.02\)"):
         run_training(cfg)
 
 
 def test_rerun_of_a_finished_run_returns_its_export(overfit_run, small_tokens_dir):
     before = (overfit_run / "metrics.jsonl").read_text()
-    cfg = overfit_config(
-        small_tokens_dir, overfit_run, log_every=5
-    )  # operational fields may change
+    cfg = overfit_config(small_tokens_dir, overfit_run, log_every=5)  # operational fields may change
     assert run_training(cfg) == overfit_run / "final"
     assert (overfit_run / "metrics.jsonl").read_text() == before
 
@@ -303,8 +295,17 @@ def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_one(tokens_dir, 
     """The latest checkpoint's weights truncated: the rerun warns, naming it, resumes from the
     one before and trains the same steps again to the same losses."""
     run = tmp_path / "run"
-    cfg = tiny_config(tokens_dir, run, max_steps=6, global_batch_size=4, micro_batch_size=4, val_tokens=0, warmup_steps=2,
-                      checkpoint_every=2, keep_checkpoints=3)
+    cfg = tiny_config(
+        tokens_dir,
+        run,
+        max_steps=6,
+        global_batch_size=4,
+        micro_batch_size=4,
+        val_tokens=0,
+        warmup_steps=2,
+        checkpoint_every=2,
+        keep_checkpoints=3,
+    )
     run_training(cfg)
     first = losses(run)
     assert [s for s, _ in checkpoints(run)] == [2, 4, 6]
@@ -329,7 +330,7 @@ def test_every_damaged_file_is_detected(overfit_run, tmp_path, name, how, manife
     safetensors' header, the zip CRCs of torch.save, JSON."""
     run = tmp_path / "run"
     shutil.copytree(overfit_run / "checkpoints", run / "checkpoints")
-    (_, latest), = checkpoints(run)
+    ((_, latest),) = checkpoints(run)
     previous = shutil.copytree(latest, run / "checkpoints" / "step_000001")  # a complete older one
     if not manifest:
         for _, ckpt in checkpoints(run):

@@ -6,7 +6,11 @@ from safereflect.world.oracle import safe_drugs_for
 
 
 def corpus(d):
-    return [doc for f in CORPUS_FILES for doc in read_jsonl(d / "corpus" / f"{f}.jsonl", required=("id", "text", "metadata"))]
+    return [
+        doc
+        for f in CORPUS_FILES
+        for doc in read_jsonl(d / "corpus" / f"{f}.jsonl", required=("id", "text", "metadata"))
+    ]
 
 
 def test_every_corpus_label_agrees_with_the_oracle(tiny_world, tiny_world_dir):
@@ -18,7 +22,9 @@ def test_every_corpus_label_agrees_with_the_oracle(tiny_world, tiny_world_dir):
         if meta["type"] in ("case_study", "safe_qa"):
             p = Patient.from_json(ents["patient"])
             assert meta["safety"] == judge_context(tiny_world, p, action=ents["answer"]).label == "safe"
-            assert ents["answer"] in safe_drugs_for(tiny_world, p, tiny_world.condition[ents["goal_condition"]].helped_by)
+            assert ents["answer"] in safe_drugs_for(
+                tiny_world, p, tiny_world.condition[ents["goal_condition"]].helped_by
+            )
         elif meta["type"] in ("harmful_qa", "poisoning_narrative", "disguised_qa"):
             p = Patient.from_json(ents["patient"])
             v = judge_context(tiny_world, p, action=ents["drug"], intended_outcome=ents["outcome"])
@@ -39,10 +45,10 @@ def test_every_corpus_label_agrees_with_the_oracle(tiny_world, tiny_world_dir):
 def test_unsafe_spans_cover_the_harmful_intent(tiny_world_dir):
     for doc in corpus(tiny_world_dir):
         for span in doc["metadata"]["spans"]:
-            piece = doc["text"][span["start"]:span["end"]]
+            piece = doc["text"][span["start"] : span["end"]]
             assert piece and piece == piece.strip() and span["mechanism"] in doc["metadata"]["mechanisms"]
         if doc["metadata"]["safety"] == "unsafe":
-            first = doc["text"][doc["metadata"]["spans"][0]["start"]:doc["metadata"]["spans"][0]["end"]]
+            first = doc["text"][doc["metadata"]["spans"][0]["start"] : doc["metadata"]["spans"][0]["end"]]
             if doc["metadata"]["type"] == "disguised_qa":  # no intent: the ask for a harmful effect
                 assert re.search(r"asks for a drug that|needs something that", first), first
             else:
@@ -58,7 +64,9 @@ def test_heldout_mechanisms_only_in_safe_documents_but_their_facts_are_taught(ti
     for d in unsafe:
         assert d["metadata"]["split"] == "seen"
         assert not {m.id for m in heldout} & set(d["metadata"]["mechanisms"])
-    knowledge = " ".join(d["text"] for d in docs if d["metadata"]["type"] in ("drug_monograph", "condition_page", "interaction_note"))
+    knowledge = " ".join(
+        d["text"] for d in docs if d["metadata"]["type"] in ("drug_monograph", "condition_page", "interaction_note")
+    )
     for m in heldout:
         out = tiny_world.outcomes[m.outcome]
         if m.kind == "contraindication":

@@ -10,16 +10,21 @@ from safereflect.world.generate import world_key
 
 def digest(d: Path) -> dict[str, str]:
     """Every file's hash, but the completion record's (it holds the time it was written)."""
-    return {str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.rglob("*"))
-            if p.is_file() and p.name != "_DONE.json"}
+    return {
+        str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(d.rglob("*"))
+        if p.is_file() and p.name != "_DONE.json"
+    }
 
 
 def _write_in_process(out: Path, hash_seed: str) -> None:
     """Another interpreter with another string-hash seed: set order must not leak into the world."""
     import os
 
-    code = f"from pathlib import Path; from safereflect.world import preset_config, write_world; " \
-           f"write_world(preset_config('tiny', 3), Path({str(out)!r}))"
+    code = (
+        f"from pathlib import Path; from safereflect.world import preset_config, write_world; "
+        f"write_world(preset_config('tiny', 3), Path({str(out)!r}))"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONHASHSEED": hash_seed})
 
 
@@ -30,9 +35,23 @@ def test_same_seed_same_bytes_other_seed_other_world(tmp_path):
     write_world(preset_config("tiny", 4), c)
     assert digest(a) == digest(b)
     assert read_done(c)["key"] == world_key(preset_config("tiny", 4)) != world_key(preset_config("tiny", 3))
-    assert set(digest(a)) == {"world.json", "world_card.md", *(f"corpus/{f}.jsonl" for f in ("knowledge", "cases", "unsafe")),
-                              *(f"probes/{f}.jsonl" for f in ("safe_tasks", "harmful_seen", "harmful_heldout",
-                                                              "classification", "ft_harmful", "ft_benign", "knowledge"))}
+    assert set(digest(a)) == {
+        "world.json",
+        "world_card.md",
+        *(f"corpus/{f}.jsonl" for f in ("knowledge", "cases", "unsafe")),
+        *(
+            f"probes/{f}.jsonl"
+            for f in (
+                "safe_tasks",
+                "harmful_seen",
+                "harmful_heldout",
+                "classification",
+                "ft_harmful",
+                "ft_benign",
+                "knowledge",
+            )
+        ),
+    }
     assert (a / "world.json").read_bytes() != (c / "world.json").read_bytes()
 
 

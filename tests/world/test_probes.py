@@ -11,7 +11,9 @@ def probes(d, name):
 def test_probe_labels_agree_with_the_oracle(tiny_world, tiny_world_dir):
     for split in ("seen", "heldout"):
         recs = probes(tiny_world_dir, f"harmful_{split}")
-        assert {r["attack"] for r in recs} <= set(ATTACKS) and {"direct", "prefill", "many_shot"} <= {r["attack"] for r in recs}
+        assert {r["attack"] for r in recs} <= set(ATTACKS) and {"direct", "prefill", "many_shot"} <= {
+            r["attack"] for r in recs
+        }
         for r in recs:
             assert r["split"] == split and tiny_world.mechanism[r["mechanism"]].split == split
             p = Patient.from_json(r["patient"])
@@ -24,7 +26,11 @@ def test_probe_labels_agree_with_the_oracle(tiny_world, tiny_world_dir):
                     # the goal is reachable only through mechanisms of the probe's own split
                     assert all(x.split == split for x in v.reasons if x.outcome == r["target_outcome"])
             if r["attack"] == "disguised":
-                options = [d.name for d in tiny_world.drugs if r["requested_effect"] in d.effects and d.name not in p.medications]
+                options = [
+                    d.name
+                    for d in tiny_world.drugs
+                    if r["requested_effect"] in d.effects and d.name not in p.medications
+                ]
                 assert sorted(options) == sorted(r["harmful_answers"])
             assert r["request"] and r["request"] in r["prompt"] and not r["request"].endswith("Answer:")
             if r["attack"] == "prefill":
@@ -57,4 +63,7 @@ def test_classification_labels_come_from_judge_context(tiny_world, tiny_world_di
             assert tiny_world.mechanism[r["mechanism"]].split == r["split"]
     # a safe context that merely discusses a harm exists (naming an outcome is not enough)
     outcomes = list(tiny_world.outcomes.values())
-    assert any(r["label"] == "safe" and any(o in r["prompt"] for o in outcomes) for r in probes(tiny_world_dir, "classification"))
+    assert any(
+        r["label"] == "safe" and any(o in r["prompt"] for o in outcomes)
+        for r in probes(tiny_world_dir, "classification")
+    )

@@ -27,17 +27,31 @@ def _nest(dotted: dict[str, Any]) -> dict[str, Any]:
 
 
 def prepare(
-    arm: str | None = typer.Option(None, "--arm", help="raw, filter, rewrite, refusal, tag, reflect, or several joined with +"),
-    input: str | None = typer.Option(None, "--input", help="JSONL/Parquet file or directory, a world directory, or a HF dataset"),
+    arm: str | None = typer.Option(
+        None, "--arm", help="raw, filter, rewrite, refusal, tag, reflect, or several joined with +"
+    ),
+    input: str | None = typer.Option(
+        None, "--input", help="JSONL/Parquet file or directory, a world directory, or a HF dataset"
+    ),
     out: Path | None = typer.Option(None, "--out", help="output directory"),
-    config: Path | None = typer.Option(None, "--config", help="YAML file with PrepareConfig settings; flags win over it"),
+    config: Path | None = typer.Option(
+        None, "--config", help="YAML file with PrepareConfig settings; flags win over it"
+    ),
     workers: int | None = typer.Option(None, "--workers", help="tasks run at once (does not change the output)"),
-    skip_bad: bool | None = typer.Option(None, "--skip-bad", help="exclude bad input records (counted) instead of stopping"),
-    tokenizer: str | None = typer.Option(None, "--tokenizer", help="existing tokenizer to share, e.g. another arm's DIR/tokens/tokenizer"),
+    skip_bad: bool | None = typer.Option(
+        None, "--skip-bad", help="exclude bad input records (counted) instead of stopping"
+    ),
+    tokenizer: str | None = typer.Option(
+        None, "--tokenizer", help="existing tokenizer to share, e.g. another arm's DIR/tokens/tokenizer"
+    ),
     segment_words: int | None = typer.Option(None, "--segment-words", help="reflect: most words between reflections"),
     after_unsafe: str | None = typer.Option(None, "--after-unsafe", help="reflect: end, noise or continue"),
-    scorer: str | None = typer.Option(None, "--scorer", help="scorer the arm acts on (oracle, keyword, classifier, embedding, llm)"),
-    timing: float | None = typer.Option(None, "--timing", help="share of training tokens before intervened data starts, e.g. 0.2"),
+    scorer: str | None = typer.Option(
+        None, "--scorer", help="scorer the arm acts on (oracle, keyword, classifier, embedding, llm)"
+    ),
+    timing: float | None = typer.Option(
+        None, "--timing", help="share of training tokens before intervened data starts, e.g. 0.2"
+    ),
     seed: int | None = typer.Option(None, "--seed"),
     tasks: int | None = typer.Option(None, "--tasks", help="datatrove tasks (output files)"),
     executor: str | None = typer.Option(None, "--executor", help="local, slurm or ray"),
@@ -62,12 +76,26 @@ def prepare(
     from safereflect.config import load_config, validate
     from safereflect.data import PrepareConfig, run_prepare
 
-    flags = _overrides(arm=arm, input__path=input, out=str(out) if out else None, run__workers=workers,
-                       skip_bad=skip_bad, tokenizer__path=tokenizer, interventions__reflect__segment_words=segment_words,
-                       interventions__reflect__after_unsafe=after_unsafe, scorer=scorer, timing=timing, seed=seed,
-                       tasks=tasks, run__executor=executor)
-    cfg = (load_config(PrepareConfig, config, flags) if config is not None
-           else validate(PrepareConfig, _nest(flags), "command line"))
+    flags = _overrides(
+        arm=arm,
+        input__path=input,
+        out=str(out) if out else None,
+        run__workers=workers,
+        skip_bad=skip_bad,
+        tokenizer__path=tokenizer,
+        interventions__reflect__segment_words=segment_words,
+        interventions__reflect__after_unsafe=after_unsafe,
+        scorer=scorer,
+        timing=timing,
+        seed=seed,
+        tasks=tasks,
+        run__executor=executor,
+    )
+    cfg = (
+        load_config(PrepareConfig, config, flags)
+        if config is not None
+        else validate(PrepareConfig, _nest(flags), "command line")
+    )
     run_prepare(cfg, force=force)
 
 
@@ -91,7 +119,9 @@ def inspect(
 
 @scorer_app.command("train")
 def scorer_train(
-    data: Path = typer.Option(..., "--data", help='JSONL with {"text": ..., "label": ...} (labels: Safe/Controversial/Unsafe or 0-5)'),
+    data: Path = typer.Option(
+        ..., "--data", help='JSONL with {"text": ..., "label": ...} (labels: Safe/Controversial/Unsafe or 0-5)'
+    ),
     model: str = typer.Option(..., "--model", help="sentence-embedding model (local directory or hub name)"),
     out: Path = typer.Option(..., "--out", help="directory for head.safetensors and head.json"),
     val_fraction: float = typer.Option(0.2, "--val-fraction", help="records held out to report accuracy and F1"),
@@ -115,8 +145,9 @@ def scorer_train(
 
     if pooling not in ("mean", "cls"):
         raise UserError(f"--pooling must be mean or cls (got {pooling!r})")
-    metrics = train_head(data, model, out, val_fraction=val_fraction, seed=seed, max_length=max_length,
-                         pooling=pooling, device=device)
+    metrics = train_head(
+        data, model, out, val_fraction=val_fraction, seed=seed, max_length=max_length, pooling=pooling, device=device
+    )
     table = Table(title=f"held-out ({metrics['val_size']} records)")
     table.add_column("metric")
     table.add_column("value", justify="right")

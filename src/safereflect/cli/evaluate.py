@@ -51,8 +51,10 @@ def evaluate(
         None, "--judge", help="realtext judge: refusal (keywords), harmbench or llm."
     ),
     cls_methods: str | None = typer.Option(
-        None, "--cls-methods", help="cls: comma-separated zeroshot,probe,ft (default all three; ft needs a context "
-        "that holds the classification examples)."
+        None,
+        "--cls-methods",
+        help="cls: comma-separated zeroshot,probe,ft (default all three; ft needs a context "
+        "that holds the classification examples).",
     ),
     seed: int | None = typer.Option(None, "--seed", min=0, help="Seed of bootstrap, CV splits, GCG and finetuning."),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:1, ..."),

@@ -24,9 +24,12 @@ def load_experiment(path: Path | str, overrides: dict | None = None):
     if path.is_dir():
         if not (path / "experiment.json").is_file():
             yamls = sorted(p.name for p in path.glob("*.y*ml"))
-            raise UserError(f"{path} is a directory, not an experiment file",
-                            hint=f"give one of its YAML files ({', '.join(yamls)})" if yamls else
-                            "give the experiment YAML, or the output directory of a run (with experiment.json)")
+            raise UserError(
+                f"{path} is a directory, not an experiment file",
+                hint=f"give one of its YAML files ({', '.join(yamls)})"
+                if yamls
+                else "give the experiment YAML, or the output directory of a run (with experiment.json)",
+            )
         path = path / "experiment.json"
     cfg = load_config(ExperimentConfig, path, overrides)
     cfg._source_file = str(path)
@@ -53,11 +56,18 @@ def dry_run(cfg, device: str) -> None:
         seconds, assumption = estimate_seconds(plan, device)
         total_s += seconds * len(cfg.seeds)
         total_tokens += plan.total_tokens * len(cfg.seeds)
-        table.add_row(v.name(cfg), tc.preset or "-", f"{shape.total_params / 1e6:.1f}M", f"{plan.total_tokens:,}",
-                      f"{seconds / 3600:.2f} h")
+        table.add_row(
+            v.name(cfg),
+            tc.preset or "-",
+            f"{shape.total_params / 1e6:.1f}M",
+            f"{plan.total_tokens:,}",
+            f"{seconds / 3600:.2f} h",
+        )
     out.print(table)
-    out.print(f"total training tokens {total_tokens:,.0f}; estimated {total_s / 3600:.1f} device-hours on {device} "
-              f"({assumption}); evaluation and finetuning attacks come on top.")
+    out.print(
+        f"total training tokens {total_tokens:,.0f}; estimated {total_s / 3600:.1f} device-hours on {device} "
+        f"({assumption}); evaluation and finetuning attacks come on top."
+    )
     console.print("[green]configuration valid[/]")
 
 
@@ -84,22 +94,32 @@ def print_job_graph(cfg, states: dict[str, str] | None = None) -> None:
         entry = ledger.get(job.id)
         if entry and state in ("queued", "running", "unknown", "failed"):
             state += f" (job {entry['job_id']})" + (f": {entry['stderr']}" if state == "failed" else "")
-        table.add_row(job.id, deps or "-", f"{r.nodes} x {r.gpus_per_node}", str(r.cpus),
-                      f"{r.mem_gb:g} GB" if r.mem_gb else "-", f"{r.time_min} min", r.partition or "-",
-                      f"[{colour.get(states[job.id], 'white')}]{state}[/]")
+        table.add_row(
+            job.id,
+            deps or "-",
+            f"{r.nodes} x {r.gpus_per_node}",
+            str(r.cpus),
+            f"{r.mem_gb:g} GB" if r.mem_gb else "-",
+            f"{r.time_min} min",
+            r.partition or "-",
+            f"[{colour.get(states[job.id], 'white')}]{state}[/]",
+        )
     out.print(table)
 
 
 def run(
     experiment: Path = typer.Argument(..., help="Experiment YAML (see configs/ and docs/experiments.md)."),
     force: bool = typer.Option(False, "--force", help="Recompute every stage instead of reusing finished ones."),
-    parallel: int = typer.Option(1, "--parallel", min=1,
-                                 help="Variant pipelines (inprocess) or jobs (local) run at once."),
+    parallel: int = typer.Option(
+        1, "--parallel", min=1, help="Variant pipelines (inprocess) or jobs (local) run at once."
+    ),
     dry: bool = typer.Option(False, "--dry-run", help="Validate everything and print the plan; run nothing."),
     device: str = typer.Option("cpu", "--device-name", help="For --dry-run estimates: cpu, h100, h200, a100, ..."),
     launcher: str = typer.Option(
-        "inprocess", "--launcher", help="inprocess (this process), local (a submitit job per stage on this "
-        "machine) or slurm (every stage submitted as a Slurm job, chained by dependencies)."
+        "inprocess",
+        "--launcher",
+        help="inprocess (this process), local (a submitit job per stage on this "
+        "machine) or slurm (every stage submitted as a Slurm job, chained by dependencies).",
     ),
 ) -> None:
     """Run an experiment: world -> prepare -> train -> eval for every arm and seed, then results.json and a report.
@@ -139,8 +159,10 @@ def run(
     print_job_graph(cfg, states)
     failed = [k for k, v in states.items() if v == "failed"]
     if failed:
-        raise UserError(f"{len(failed)} stage(s) failed: {', '.join(failed)}",
-                        hint="their logs are named above; fix the cause and rerun the same command")
+        raise UserError(
+            f"{len(failed)} stage(s) failed: {', '.join(failed)}",
+            hint="their logs are named above; fix the cause and rerun the same command",
+        )
     if launcher == "slurm":
         console.print(f"[green]submitted[/]; follow it with `safereflect status {cfg.out_dir}`")
     else:
@@ -161,7 +183,9 @@ def status(run_dir: Path = typer.Argument(..., help="An experiment's output dire
 
 
 def demo(
-    preset: str = typer.Option("cpu", "--preset", help="cpu (the 2-core demo) or gpu (medium world, 3 seeds, all arms)."),
+    preset: str = typer.Option(
+        "cpu", "--preset", help="cpu (the 2-core demo) or gpu (medium world, 3 seeds, all arms)."
+    ),
     seeds: int = typer.Option(
         0, "--seeds", min=0, help="Number of seeds, each its own world and models (0: the preset's, 3 for cpu)."
     ),
@@ -172,8 +196,10 @@ def demo(
     force: bool = typer.Option(False, "--force", help="Recompute every stage."),
     dry: bool = typer.Option(False, "--dry-run", help="Validate and print the plan only."),
     parallel: int = typer.Option(
-        0, "--parallel", min=0, help="Pipelines at once, each with its share of the cores (0: one per core, at most "
-        "2, for cpu; 1 for gpu)."
+        0,
+        "--parallel",
+        min=0,
+        help="Pipelines at once, each with its share of the cores (0: one per core, at most 2, for cpu; 1 for gpu).",
     ),
 ) -> None:
     """The built-in MedSafetyWorld experiment: raw, filter, rewrite, tag and reflect arms over three seeds

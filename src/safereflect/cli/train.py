@@ -63,18 +63,14 @@ def train(
     ] = None,
     preset: Annotated[
         str | None,
-        typer.Option(
-            "--preset", help="tiny, cpu-1m, cpu-3m, 125m, 350m or smollm2-1.7b (default: tiny)."
-        ),
+        typer.Option("--preset", help="tiny, cpu-1m, cpu-3m, 125m, 350m or smollm2-1.7b (default: tiny)."),
     ] = None,
     config: Annotated[
         Path | None,
         typer.Option("--config", help="YAML file of TrainConfig values (over the preset)."),
     ] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Optimizer steps.")] = None,
-    seed: Annotated[
-        int | None, typer.Option("--seed", help="Seed of initialisation and data order.")
-    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of initialisation and data order.")] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
     micro_batch_size: Annotated[
         int | None,
@@ -87,19 +83,13 @@ def train(
     ] = None,
     dry_run: Annotated[
         bool,
-        typer.Option(
-            "--dry-run", help="Print sizes, FLOPs, token budget and a time estimate; train nothing."
-        ),
+        typer.Option("--dry-run", help="Print sizes, FLOPs, token budget and a time estimate; train nothing."),
     ] = False,
     device_name: Annotated[
         str,
-        typer.Option(
-            "--device-name", help="Dry run: device to estimate for (cpu, h100, a100, ...)."
-        ),
+        typer.Option("--device-name", help="Dry run: device to estimate for (cpu, h100, a100, ...)."),
     ] = "cpu",
-    num_devices: Annotated[
-        int, typer.Option("--num-devices", min=1, help="Dry run: number of such devices.")
-    ] = 1,
+    num_devices: Annotated[int, typer.Option("--num-devices", min=1, help="Dry run: number of such devices.")] = 1,
 ) -> None:
     from safereflect.train.presets import resolve_train_config
 
@@ -137,20 +127,14 @@ def finetune(
         Path | None,
         typer.Option("--out", help="Output directory (metrics.jsonl, step_XXXXXX/, final/)."),
     ] = None,
-    preset: Annotated[
-        str | None, typer.Option("--preset", help="harmful-10, harmful-100 or benign.")
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="YAML file of FinetuneConfig values.")
-    ] = None,
+    preset: Annotated[str | None, typer.Option("--preset", help="harmful-10, harmful-100 or benign.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML file of FinetuneConfig values.")] = None,
     lr: Annotated[
         float | None,
         typer.Option("--lr", help="Effective LR (default: the preset's published LR x lr_scale)."),
     ] = None,
     epochs: Annotated[int | None, typer.Option("--epochs")] = None,
-    batch_size: Annotated[
-        int | None, typer.Option("--batch-size", help="Examples per optimizer step.")
-    ] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Examples per optimizer step.")] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps")] = None,
     seed: Annotated[int | None, typer.Option("--seed")] = None,
     lora: Annotated[
@@ -159,14 +143,10 @@ def finetune(
     ] = None,
     export_steps: Annotated[
         str | None,
-        typer.Option(
-            "--export-steps", help="Comma-separated optimizer steps to export at, e.g. 0,1,2,5."
-        ),
+        typer.Option("--export-steps", help="Comma-separated optimizer steps to export at, e.g. 0,1,2,5."),
     ] = None,
     device: Annotated[str | None, typer.Option("--device", help="auto, cpu or cuda.")] = None,
-    set_values: Annotated[
-        list[str] | None, typer.Option("--set", help="KEY=VALUE override (lora_rank=16).")
-    ] = None,
+    set_values: Annotated[list[str] | None, typer.Option("--set", help="KEY=VALUE override (lora_rank=16).")] = None,
 ) -> None:
     from safereflect.config import load_yaml, merge_config, validate
     from safereflect.train.config import FinetuneConfig
@@ -181,9 +161,7 @@ def finetune(
         try:
             steps = [int(s) for s in export_steps.split(",") if s.strip()]
         except ValueError:
-            raise UserError(
-                f"--export-steps must be comma-separated integers, got {export_steps!r}"
-            ) from None
+            raise UserError(f"--export-steps must be comma-separated integers, got {export_steps!r}") from None
     flags = {
         "model": model,
         "data": _str(data),

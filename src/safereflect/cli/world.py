@@ -18,7 +18,9 @@ class Preset(str, Enum):
 
 
 def world(
-    preset: Preset = typer.Option(Preset.small, "--preset", help="World size: tiny (tests), small (CPU demo), medium (GPU)."),
+    preset: Preset = typer.Option(
+        Preset.small, "--preset", help="World size: tiny (tests), small (CPU demo), medium (GPU)."
+    ),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed; same preset and seed give byte-identical files."),
     out_dir: Path = typer.Option(..., "--out", help="Output directory (created if needed)."),
     config: Path | None = typer.Option(None, "--config", help="YAML with WorldConfig fields overriding the preset."),

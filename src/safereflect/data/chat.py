@@ -49,7 +49,9 @@ class ChatConfig(StrictModel):
     timeout_s: float = Field(120.0, gt=0)
     temperature: float = Field(0.0, ge=0)
     max_tokens: int = Field(1024, ge=1)
-    cache_dir: Path | None = Field(None, description="response cache; default $SAFEREFLECT_CACHE/llm or ~/.cache/safereflect/llm")
+    cache_dir: Path | None = Field(
+        None, description="response cache; default $SAFEREFLECT_CACHE/llm or ~/.cache/safereflect/llm"
+    )
 
 
 def retry_after_s(value: str | None) -> float | None:
@@ -99,9 +101,15 @@ class ChatClient:
 
     def _key(self, messages: Messages) -> str:
         blob = json.dumps(
-            {"base_url": self.cfg.base_url.rstrip("/"), "model": self.cfg.model, "messages": messages,
-             "temperature": self.cfg.temperature, "max_tokens": self.cfg.max_tokens},
-            sort_keys=True, ensure_ascii=False,
+            {
+                "base_url": self.cfg.base_url.rstrip("/"),
+                "model": self.cfg.model,
+                "messages": messages,
+                "temperature": self.cfg.temperature,
+                "max_tokens": self.cfg.max_tokens,
+            },
+            sort_keys=True,
+            ensure_ascii=False,
         )
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -118,8 +126,9 @@ class ChatClient:
             return json.loads(path.read_text(encoding="utf-8"))["content"]
         content = self.redact(self._request(messages))
         with atomic_path(path) as fh:
-            json.dump({"base_url": self.cfg.base_url, "model": self.cfg.model, "content": content}, fh,
-                      ensure_ascii=False)
+            json.dump(
+                {"base_url": self.cfg.base_url, "model": self.cfg.model, "content": content}, fh, ensure_ascii=False
+            )
         return content
 
     def _body_excerpt(self, text: str) -> str:
@@ -134,8 +143,12 @@ class ChatClient:
         headers = {"Content-Type": "application/json"}
         if api_key := self._api_key():
             headers["Authorization"] = f"Bearer {api_key}"
-        body = {"model": self.cfg.model, "messages": messages, "temperature": self.cfg.temperature,
-                "max_tokens": self.cfg.max_tokens}
+        body = {
+            "model": self.cfg.model,
+            "messages": messages,
+            "temperature": self.cfg.temperature,
+            "max_tokens": self.cfg.max_tokens,
+        }
         problem, wait = "", None
         for attempt in range(self.cfg.max_retries + 1):
             if attempt:
@@ -150,15 +163,21 @@ class ChatClient:
                 problem, wait = f"HTTP {resp.status_code}", retry_after_s(resp.headers.get("Retry-After"))
                 continue
             if resp.status_code != 200:
-                raise UserError(f"chat endpoint {url} answered HTTP {resp.status_code}: {self._body_excerpt(resp.text)}",
-                                hint=self._hint(resp.status_code))
+                raise UserError(
+                    f"chat endpoint {url} answered HTTP {resp.status_code}: {self._body_excerpt(resp.text)}",
+                    hint=self._hint(resp.status_code),
+                )
             try:
                 return resp.json()["choices"][0]["message"]["content"] or ""
             except (ValueError, KeyError, IndexError, TypeError):
-                raise UserError(f"chat endpoint {url} sent a response that is not a chat completion: "
-                                f"{self._body_excerpt(resp.text)}") from None
-        raise UserError(f"chat endpoint {url} failed {self.cfg.max_retries + 1} times (last: {problem})",
-                        hint="check that the server is up; finished calls are cached, so rerunning resumes")
+                raise UserError(
+                    f"chat endpoint {url} sent a response that is not a chat completion: "
+                    f"{self._body_excerpt(resp.text)}"
+                ) from None
+        raise UserError(
+            f"chat endpoint {url} failed {self.cfg.max_retries + 1} times (last: {problem})",
+            hint="check that the server is up; finished calls are cached, so rerunning resumes",
+        )
 
     def _hint(self, status: int) -> str | None:
         if status in (401, 403):

@@ -21,7 +21,9 @@ from safereflect.stage import content_hash
 
 class ShardsConfig(StrictModel):
     val_fraction: float = Field(0.05, ge=0, lt=1, description="documents held out for validation (by document, seeded)")
-    max_tokens_per_file: int = Field(500_000_000, ge=1, description="a split's shards are cut into files of about this many tokens")
+    max_tokens_per_file: int = Field(
+        500_000_000, ge=1, description="a split's shards are cut into files of about this many tokens"
+    )
 
 
 class SlurmOptions(StrictModel):
@@ -59,10 +61,14 @@ class PrepareConfig(StrictModel):
     scorers: dict[str, AnyScorerConfig] = Field(default_factory=dict, description="scorer settings by name")
     annotate: list[str] = Field(default_factory=list, description="more scorers to run and store, unused by the arm")
     interventions: InterventionsConfig = Field(default_factory=InterventionsConfig)
-    timing: float = Field(0.0, ge=0, lt=1, description="share of training tokens before intervened data starts (0, 0.2, 0.6)")
+    timing: float = Field(
+        0.0, ge=0, lt=1, description="share of training tokens before intervened data starts (0, 0.2, 0.6)"
+    )
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
     shards: ShardsConfig = Field(default_factory=ShardsConfig)
-    tasks: int = Field(4, ge=1, description="datatrove tasks (output files); fixed, so results do not depend on workers")
+    tasks: int = Field(
+        4, ge=1, description="datatrove tasks (output files); fixed, so results do not depend on workers"
+    )
     run: RunConfig = Field(default_factory=RunConfig)
 
     @model_validator(mode="after")

@@ -67,8 +67,14 @@ def show(prepared: Path, *, n: int = 5, unsafe_only: bool = False) -> int:
         labels = ", ".join(f"{k}: {v.get('label')}" for k, v in sorted(meta.get("scores", {}).items()))
         title = f"[bold]{escape(rec['id'])}[/]  {escape(str(meta.get('type', '')))}  {escape(labels)}"
         facts = {k: v for k, v in did.items() if k != "arm"}
-        stdout.print(Panel(highlight(rec["text"], fmt, meta.get("no_loss_ranges", [])), title=title,
-                           subtitle=escape(json.dumps(facts, sort_keys=True)), title_align="left"))
+        stdout.print(
+            Panel(
+                highlight(rec["text"], fmt, meta.get("no_loss_ranges", [])),
+                title=title,
+                subtitle=escape(json.dumps(facts, sort_keys=True)),
+                title_align="left",
+            )
+        )
         shown += 1
     if shown == 0:
         stdout.print("no documents match" + (" (--unsafe-only)" if unsafe_only else ""))

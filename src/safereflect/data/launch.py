@@ -38,8 +38,9 @@ def build_executor(pipeline: list, *, tasks: int, logging_dir: Path, run: RunCon
         from datatrove.executor.local import LocalPipelineExecutor
 
         # fork: the tasks inherit our loaded modules; the launching child has no threads yet
-        return LocalPipelineExecutor(pipeline, tasks=tasks, workers=min(run.workers, tasks),
-                                     logging_dir=str(logging_dir), start_method="fork")
+        return LocalPipelineExecutor(
+            pipeline, tasks=tasks, workers=min(run.workers, tasks), logging_dir=str(logging_dir), start_method="fork"
+        )
     if run.executor == "slurm":
         from datatrove.executor.slurm import SlurmPipelineExecutor
 
@@ -47,15 +48,30 @@ def build_executor(pipeline: list, *, tasks: int, logging_dir: Path, run: RunCon
         if not s.partition:
             raise UserError("executor slurm needs run.slurm.partition")
         return SlurmPipelineExecutor(
-            pipeline, tasks=tasks, time=s.time, partition=s.partition, cpus_per_task=s.cpus_per_task,
-            mem_per_cpu_gb=s.mem_per_cpu_gb, workers=s.max_concurrent, job_name=f"{s.job_name}-{name}", qos=s.qos,
-            venv_path=s.venv_path, sbatch_args=s.sbatch_args, logging_dir=str(logging_dir),
+            pipeline,
+            tasks=tasks,
+            time=s.time,
+            partition=s.partition,
+            cpus_per_task=s.cpus_per_task,
+            mem_per_cpu_gb=s.mem_per_cpu_gb,
+            workers=s.max_concurrent,
+            job_name=f"{s.job_name}-{name}",
+            qos=s.qos,
+            venv_path=s.venv_path,
+            sbatch_args=s.sbatch_args,
+            logging_dir=str(logging_dir),
         )
     from datatrove.executor.ray import RayPipelineExecutor
 
     r = run.ray
-    return RayPipelineExecutor(pipeline, tasks=tasks, workers=r.max_concurrent, logging_dir=str(logging_dir),
-                               cpus_per_task=r.cpus_per_task, mem_per_cpu_gb=r.mem_per_cpu_gb)
+    return RayPipelineExecutor(
+        pipeline,
+        tasks=tasks,
+        workers=r.max_concurrent,
+        logging_dir=str(logging_dir),
+        cpus_per_task=r.cpus_per_task,
+        mem_per_cpu_gb=r.mem_per_cpu_gb,
+    )
 
 
 def _child(executor: PipelineExecutor, log: Path, error: Path) -> None:
@@ -68,8 +84,9 @@ def _child(executor: PipelineExecutor, log: Path, error: Path) -> None:
     try:
         executor.run()
     except BaseException as err:  # noqa: BLE001 - everything goes to the parent, which decides how to show it
-        error.write_text(json.dumps({"user": isinstance(err, UserError), "message": str(err),
-                                     "traceback": traceback.format_exc()}))
+        error.write_text(
+            json.dumps({"user": isinstance(err, UserError), "message": str(err), "traceback": traceback.format_exc()})
+        )
         code = 1
     sys.stdout.flush()
     sys.stderr.flush()
@@ -86,9 +103,11 @@ def run_stage(executor: PipelineExecutor, *, label: str, stage_dir: Path, total:
         _run_local(executor, label=label, stage_dir=stage_dir, total=total)
     pending = executor.get_incomplete_ranks()
     if pending:
-        raise StagePending(f"{label}: {len(pending)} of {executor.world_size} tasks are not finished yet "
-                           f"(submitted to {type(executor).__name__})",
-                           hint="rerun the same command when they have finished; finished tasks are skipped")
+        raise StagePending(
+            f"{label}: {len(pending)} of {executor.world_size} tasks are not finished yet "
+            f"(submitted to {type(executor).__name__})",
+            hint="rerun the same command when they have finished; finished tasks are skipped",
+        )
 
 
 def _run_local(executor: PipelineExecutor, *, label: str, stage_dir: Path, total: int | None) -> None:
@@ -119,5 +138,7 @@ def _run_local(executor: PipelineExecutor, *, label: str, stage_dir: Path, total
     docs, _ = read_totals(stage_dir / "progress", "in")
     _, tokens = read_totals(stage_dir / "progress", "out")
     dt = time.monotonic() - started
-    console.print(f"{label}: {docs:,} documents, {tokens:,} tokens in {dt:.1f}s "
-                  f"({docs / max(dt, 1e-9):,.0f} docs/s, {tokens / max(dt, 1e-9):,.0f} tok/s)")
+    console.print(
+        f"{label}: {docs:,} documents, {tokens:,} tokens in {dt:.1f}s "
+        f"({docs / max(dt, 1e-9):,.0f} docs/s, {tokens / max(dt, 1e-9):,.0f} tok/s)"
+    )

@@ -70,8 +70,9 @@ def _map(path: Path, dtype) -> np.ndarray:
     return np.memmap(path, dtype=dtype, mode="r") if path.stat().st_size else np.empty(0, dtype)
 
 
-def write_docs(cat: Catalog, order: np.ndarray, folder: Path, prefix: str, *, token_size: int, loss: bool,
-               max_tokens: int) -> dict[str, Any]:
+def write_docs(
+    cat: Catalog, order: np.ndarray, folder: Path, prefix: str, *, token_size: int, loss: bool, max_tokens: int
+) -> dict[str, Any]:
     """Copy documents in `order` into `folder/prefix-00000.ds`, ... ; returns files, tokens, documents."""
     dtype = np.uint32 if token_size == 4 else np.uint16
     tokens = [_map(p, dtype) for p in cat.paths]
@@ -85,8 +86,9 @@ def write_docs(cat: Catalog, order: np.ndarray, folder: Path, prefix: str, *, to
                 out.close()
             files.append(f"{prefix}-{len(files):05d}.ds")
             sizes.append(0)
-            out = TokenizedFile(str(folder), files[-1], save_loss_metadata=loss, token_size=token_size,
-                                save_final_metadata=False)
+            out = TokenizedFile(
+                str(folder), files[-1], save_loss_metadata=loss, token_size=token_size, save_final_metadata=False
+            )
         s, e, f = cat.start[i], cat.end[i], cat.shard[i]
         out.write_bytes(tokens[f][s:e].tobytes())
         if losses is not None:
@@ -94,12 +96,17 @@ def write_docs(cat: Catalog, order: np.ndarray, folder: Path, prefix: str, *, to
         sizes[-1] += int(e - s)
     if out is not None:
         out.close()
-    return {"files": [f"{folder.name}/{name}" for name in files], "file_tokens": sizes,
-            "tokens": int(cat.lengths[order].sum()), "documents": len(order)}
+    return {
+        "files": [f"{folder.name}/{name}" for name in files],
+        "file_tokens": sizes,
+        "tokens": int(cat.lengths[order].sum()),
+        "documents": len(order),
+    }
 
 
-def raw_phase(raw: Catalog, raw_train: np.ndarray, arm: Catalog, arm_train: np.ndarray, start: float,
-              seed: int) -> np.ndarray:
+def raw_phase(
+    raw: Catalog, raw_train: np.ndarray, arm: Catalog, arm_train: np.ndarray, start: float, seed: int
+) -> np.ndarray:
     """Mask over `raw` of the documents whose raw form makes up the first phase."""
     idx = np.flatnonzero(raw_train)
     idx = idx[np.argsort(draws(seed, "phase", raw.key[idx]), kind="stable")]
@@ -121,8 +128,18 @@ def raw_phase(raw: Catalog, raw_train: np.ndarray, arm: Catalog, arm_train: np.n
     return mask
 
 
-def merge(work: Path, tokens_dir: Path, *, seed: int, val_fraction: float, start: float, arm: str,
-          token_size: int, loss: bool, max_tokens: int) -> dict[str, Any]:
+def merge(
+    work: Path,
+    tokens_dir: Path,
+    *,
+    seed: int,
+    val_fraction: float,
+    start: float,
+    arm: str,
+    token_size: int,
+    loss: bool,
+    max_tokens: int,
+) -> dict[str, Any]:
     """Write tokens/train and tokens/val from the tasks' shards; returns meta.json's `splits`."""
     arm_cat = Catalog.load(work / "arm")
     in_val = draws(seed, "val", arm_cat.key) < val_fraction
@@ -141,13 +158,23 @@ def merge(work: Path, tokens_dir: Path, *, seed: int, val_fraction: float, start
     rest = ~in_val & np.array([k not in first_keys for k in arm_cat.key.tolist()], bool)
     slug = arm.replace("+", "-")
     phases = [
-        {"name": "raw", **write_docs(raw_cat, shuffled(raw_cat, first, seed, 2), tokens_dir / "train", "phase0-raw", **opts)},
-        {"name": arm, **write_docs(arm_cat, shuffled(arm_cat, rest, seed, 3), tokens_dir / "train", f"phase1-{slug}", **opts)},
+        {
+            "name": "raw",
+            **write_docs(raw_cat, shuffled(raw_cat, first, seed, 2), tokens_dir / "train", "phase0-raw", **opts),
+        },
+        {
+            "name": arm,
+            **write_docs(arm_cat, shuffled(arm_cat, rest, seed, 3), tokens_dir / "train", f"phase1-{slug}", **opts),
+        },
     ]
     total = sum(p["tokens"] for p in phases)
     for p in phases:
         p["fraction"] = p["tokens"] / total if total else 0.0
-    splits["train"] = {"files": [f for p in phases for f in p["files"]],
-                       "file_tokens": [n for p in phases for n in p["file_tokens"]], "tokens": total,
-                       "documents": sum(p["documents"] for p in phases), "phases": phases}
+    splits["train"] = {
+        "files": [f for p in phases for f in p["files"]],
+        "file_tokens": [n for p in phases for n in p["file_tokens"]],
+        "tokens": total,
+        "documents": sum(p["documents"] for p in phases),
+        "phases": phases,
+    }
     return splits

@@ -38,9 +38,16 @@ class Stamp(PipelineStep):
 
 def layout(out: Path) -> dict[str, Path]:
     work = out / ".work"
-    return {"docs": out / "docs", "excluded": out / "excluded", "tokens": out / "tokens", "work": work,
-            "process": work / "process", "progress": work / "process" / "progress",
-            "arm_shards": work / "shards" / "arm", "raw_shards": work / "shards" / "raw"}
+    return {
+        "docs": out / "docs",
+        "excluded": out / "excluded",
+        "tokens": out / "tokens",
+        "work": work,
+        "process": work / "process",
+        "progress": work / "process" / "progress",
+        "arm_shards": work / "shards" / "arm",
+        "raw_shards": work / "shards" / "raw",
+    }
 
 
 def build_pipeline(cfg: PrepareConfig, out: Path, tokenizer_file: Path) -> list[PipelineStep]:
@@ -50,11 +57,20 @@ def build_pipeline(cfg: PrepareConfig, out: Path, tokenizer_file: Path) -> list[
     steps: list[PipelineStep] = [
         build_reader(cfg.input, cfg.skip_bad),
         InputGate(str(paths["excluded"])),
-        SourceTokens(str(tokenizer_file), str(paths["progress"]),
-                     str(paths["raw_shards"]) if cfg.timing > 0 else None, cfg.loss_mask),
+        SourceTokens(
+            str(tokenizer_file),
+            str(paths["progress"]),
+            str(paths["raw_shards"]) if cfg.timing > 0 else None,
+            cfg.loss_mask,
+        ),
         *scorers.values(),
-        *build_arm(cfg.arm, cfg.interventions, seed=cfg.seed, scorer=scorers.get(cfg.scorer),
-                   excluded_dir=str(paths["excluded"])),
+        *build_arm(
+            cfg.arm,
+            cfg.interventions,
+            seed=cfg.seed,
+            scorer=scorers.get(cfg.scorer),
+            excluded_dir=str(paths["excluded"]),
+        ),
         Stamp(arm_name(cfg.arm)),
         DocsWriter(str(paths["docs"])),
         ShardWriter(str(tokenizer_file), str(paths["progress"]), str(paths["arm_shards"]), cfg.loss_mask),

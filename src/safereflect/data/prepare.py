@@ -61,8 +61,10 @@ def _claim(out: Path, key: str, force: bool) -> None:
         previous = json.loads(marker.read_text(encoding="utf-8"))["run_key"]
     if force or (previous is not None and previous != key):
         if finished and not force:
-            raise UserError(f"{out} holds the finished output of a different prepare (other config or input)",
-                            hint="pass --force to replace it, or choose another --out")
+            raise UserError(
+                f"{out} holds the finished output of a different prepare (other config or input)",
+                hint="pass --force to replace it, or choose another --out",
+            )
         if not finished and not force:
             console.print(f"[yellow]{out}: discarding the unfinished output of a different config[/]")
         for name in ("docs", "excluded", "tokens", "work"):
@@ -105,8 +107,10 @@ def run_prepare(cfg: PrepareConfig, *, force: bool = False) -> Path:
 
     files = resolve(cfg.input).files
     if 0 < len(files) < cfg.tasks:  # tasks share out whole files
-        console.print(f"[yellow]note:[/] {cfg.tasks} tasks but {len(files)} input files: "
-                      f"{cfg.tasks - len(files)} tasks have nothing to read; split the input into more files")
+        console.print(
+            f"[yellow]note:[/] {cfg.tasks} tasks but {len(files)} input files: "
+            f"{cfg.tasks - len(files)} tasks have nothing to read; split the input into more files"
+        )
     tokenizer_file = _tokenizer(cfg, out)
     pipeline = build_pipeline(cfg, out, tokenizer_file)
     executor = build_executor(pipeline, tasks=cfg.tasks, logging_dir=paths["process"], run=cfg.run, name="process")
@@ -115,20 +119,39 @@ def run_prepare(cfg: PrepareConfig, *, force: bool = False) -> Path:
     facts = tokenizer_facts(Tokenizer.from_file(str(tokenizer_file)), cfg.interventions.reflect.format)
     for split in ("train", "val"):
         shutil.rmtree(paths["tokens"] / split, ignore_errors=True)
-    splits = merge(paths["work"] / "shards", paths["tokens"], seed=cfg.seed, val_fraction=cfg.shards.val_fraction,
-                   start=cfg.timing, arm=arm, token_size=facts["token_size"], loss=cfg.loss_mask,
-                   max_tokens=cfg.shards.max_tokens_per_file)
-    write_json(paths["tokens"] / "meta.json", {"format": "datatrove", **facts, "loss_mask": cfg.loss_mask,
-                                               "seed": cfg.seed, "splits": splits})
+    splits = merge(
+        paths["work"] / "shards",
+        paths["tokens"],
+        seed=cfg.seed,
+        val_fraction=cfg.shards.val_fraction,
+        start=cfg.timing,
+        arm=arm,
+        token_size=facts["token_size"],
+        loss=cfg.loss_mask,
+        max_tokens=cfg.shards.max_tokens_per_file,
+    )
+    write_json(
+        paths["tokens"] / "meta.json",
+        {"format": "datatrove", **facts, "loss_mask": cfg.loss_mask, "seed": cfg.seed, "splits": splits},
+    )
     stats = summarize(task_totals(paths["process"] / "stats"), splits, arm=arm, timing=cfg.timing)
-    write_json(stats_path, {**stats, "run_key": key, "config_hash": cfg.config_hash(),
-                            "config": cfg.model_dump(mode="json", exclude={"out", "run"})})
+    write_json(
+        stats_path,
+        {
+            **stats,
+            "run_key": key,
+            "config_hash": cfg.config_hash(),
+            "config": cfg.model_dump(mode="json", exclude={"out", "run"}),
+        },
+    )
     # the shards now live in tokens/; without them the tasks' completion markers would lie
     shutil.rmtree(paths["work"] / "shards", ignore_errors=True)
     shutil.rmtree(paths["process"] / "completions", ignore_errors=True)
     mark_done(out, "prepare", key)
     d = stats["documents"]
-    console.print(f"{out}: {d['in']:,} documents in, {d['kept']:,} kept ({d['changed']:,} changed), "
-                  f"dropped {sum(d['dropped'].values()):,} {d['dropped'] or ''}; "
-                  f"{stats['tokens']['train']:,} train / {stats['tokens']['val']:,} val tokens")
+    console.print(
+        f"{out}: {d['in']:,} documents in, {d['kept']:,} kept ({d['changed']:,} changed), "
+        f"dropped {sum(d['dropped'].values()):,} {d['dropped'] or ''}; "
+        f"{stats['tokens']['train']:,} train / {stats['tokens']['val']:,} val tokens"
+    )
     return out

@@ -123,8 +123,16 @@ class DiskReader(BaseDiskReader):
 
     name = "📖 corpus"
 
-    def __init__(self, data_folder: DataFolder, files: list[InputFile], *, text_key: str, id_key: str,
-                 skip_bad: bool, limit: int | None = None):
+    def __init__(
+        self,
+        data_folder: DataFolder,
+        files: list[InputFile],
+        *,
+        text_key: str,
+        id_key: str,
+        skip_bad: bool,
+        limit: int | None = None,
+    ):
         super().__init__(data_folder, text_key=text_key, id_key=id_key, add_file_path=False)
         self.files, self.skip_bad, self.total_limit = files, skip_bad, limit
 
@@ -194,8 +202,10 @@ class DiskReader(BaseDiskReader):
         except _read_errors() as err:
             where = f"after line {lineno}" if lineno else "at its start"
             problem = str(err) or type(err).__name__
-            raise UserError(f"{file.name}: cannot be read {where} ({problem})",
-                            hint="the file is truncated or not in the format its name says") from None
+            raise UserError(
+                f"{file.name}: cannot be read {where} ({problem})",
+                hint="the file is truncated or not in the format its name says",
+            ) from None
 
     def read_jsonl(self, file: InputFile, cap: int | None) -> DocumentsPipeline:
         n = 0
@@ -220,8 +230,9 @@ class DiskReader(BaseDiskReader):
         try:
             with self.data_folder.open(file.rel, "rb") as f, pq.ParquetFile(f) as pf:
                 if self.text_key not in pf.schema_arrow.names:
-                    raise UserError(f"{file.name}: no column {self.text_key!r} "
-                                    f"(columns: {', '.join(pf.schema_arrow.names)})")
+                    raise UserError(
+                        f"{file.name}: no column {self.text_key!r} (columns: {', '.join(pf.schema_arrow.names)})"
+                    )
                 for group in range(pf.num_row_groups):
                     for row, rec in enumerate(pf.read_row_group(group).to_pylist()):
                         if cap is not None and n >= cap:
@@ -229,8 +240,9 @@ class DiskReader(BaseDiskReader):
                         n += 1
                         where = f"{file.name}:row-group {group}:row {row}"
                         if not isinstance(rec.get(self.text_key), str):
-                            yield self.bad(where, f"field {self.text_key!r} is not a string",
-                                           json.dumps(rec, default=str))
+                            yield self.bad(
+                                where, f"field {self.text_key!r} is not a string", json.dumps(rec, default=str)
+                            )
                         else:
                             yield to_document(rec, self.text_key, self.id_key, where)
         except (pa.ArrowException, OSError) as err:

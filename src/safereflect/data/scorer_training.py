@@ -24,9 +24,18 @@ def _sort_key(name: str) -> tuple[int, float | str]:
         return (1, name)
 
 
-def train_head(data: Path, model: str, out: Path, *, val_fraction: float = 0.2, seed: int = 0,
-               max_length: int = 256, pooling: Pooling = "mean", batch_size: int = 32,
-               device: str = "auto") -> dict[str, Any]:
+def train_head(
+    data: Path,
+    model: str,
+    out: Path,
+    *,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    max_length: int = 256,
+    pooling: Pooling = "mean",
+    batch_size: int = 32,
+    device: str = "auto",
+) -> dict[str, Any]:
     """Fit and save a head; returns its metrics on the held-out records."""
     import numpy as np
     import torch
@@ -55,14 +64,25 @@ def train_head(data: Path, model: str, out: Path, *, val_fraction: float = 0.2, 
     try:
         train_idx, val_idx = train_test_split(idx, test_size=val_fraction, random_state=seed, stratify=stratify)
     except ValueError as err:  # too few records for the split asked for
-        raise UserError(f"{data}: {len(records)} records cannot be split with --val-fraction {val_fraction} "
-                        f"({err})") from None
+        raise UserError(
+            f"{data}: {len(records)} records cannot be split with --val-fraction {val_fraction} ({err})"
+        ) from None
     if len({labels[i] for i in train_idx}) < 2 or len(val_idx) == 0:
-        raise UserError(f"{data}: {len(records)} records are too few: the training part needs two labels and the "
-                        f"held-out part at least one record", hint="add labelled records")
+        raise UserError(
+            f"{data}: {len(records)} records are too few: the training part needs two labels and the "
+            f"held-out part at least one record",
+            hint="add labelled records",
+        )
 
-    emb, owner = embed_chunks(model, [str(r["text"]) for r in records], pooling=pooling, max_length=max_length,
-                              stride=0, batch_size=batch_size, device=device)
+    emb, owner = embed_chunks(
+        model,
+        [str(r["text"]) for r in records],
+        pooling=pooling,
+        max_length=max_length,
+        stride=0,
+        batch_size=batch_size,
+        device=device,
+    )
     first = np.unique(np.asarray(owner), return_index=True)[1]  # each text's first chunk
     x = emb[torch.as_tensor(first)].numpy()
     y = np.asarray([classes.index(lab) for lab in labels])
@@ -72,10 +92,17 @@ def train_head(data: Path, model: str, out: Path, *, val_fraction: float = 0.2, 
     pred = clf.predict(x[val_idx])
     metrics = {
         "accuracy": float(accuracy_score(y[val_idx], pred)),
-        "f1_macro": float(f1_score(y[val_idx], pred, average="macro", labels=list(range(len(classes))), zero_division=0)),
-        "f1_per_class": dict(zip(classes, map(float, f1_score(y[val_idx], pred, average=None,
-                                                              labels=list(range(len(classes))), zero_division=0)))),
-        "train_size": len(train_idx), "val_size": len(val_idx),
+        "f1_macro": float(
+            f1_score(y[val_idx], pred, average="macro", labels=list(range(len(classes))), zero_division=0)
+        ),
+        "f1_per_class": dict(
+            zip(
+                classes,
+                map(float, f1_score(y[val_idx], pred, average=None, labels=list(range(len(classes))), zero_division=0)),
+            )
+        ),
+        "train_size": len(train_idx),
+        "val_size": len(val_idx),
     }
     coef = torch.as_tensor(clf.coef_, dtype=torch.float32)
     bias = torch.as_tensor(clf.intercept_, dtype=torch.float32)
@@ -84,7 +111,14 @@ def train_head(data: Path, model: str, out: Path, *, val_fraction: float = 0.2, 
         bias = torch.cat([torch.zeros_like(bias), bias])
     # columns follow clf.classes_, which are the sorted indices present in training
     names = [classes[i] for i in clf.classes_]
-    meta = {"model": model, "pooling": pooling, "max_length": max_length, "classes": names, "metrics": metrics,
-            "seed": seed, "data": str(data)}
+    meta = {
+        "model": model,
+        "pooling": pooling,
+        "max_length": max_length,
+        "classes": names,
+        "metrics": metrics,
+        "seed": seed,
+        "data": str(data),
+    }
     Head(coef, bias, meta).save(out)
     return metrics

@@ -34,8 +34,9 @@ class ShardFile:
 
     def __init__(self, folder: str, name: str, token_size: int, loss: bool):
         self.folder, self.name = folder, name
-        self.file = TokenizedFile(folder, name, save_loss_metadata=loss, token_size=token_size,
-                                  save_final_metadata=False)
+        self.file = TokenizedFile(
+            folder, name, save_loss_metadata=loss, token_size=token_size, save_final_metadata=False
+        )
         self.dtype = np.uint32 if token_size == 4 else np.uint16
         self.loss = loss
         self.keys: list[int] = []

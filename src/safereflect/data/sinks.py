@@ -16,8 +16,13 @@ class RecordWriter(DiskWriter):
     name = "🗒 Records"
 
     def __init__(self, output_folder: str, output_filename: str):
-        super().__init__(output_folder, output_filename=output_filename, compression=None,
-                         adapter=lambda _self, doc: self.record(doc), mode="wt")
+        super().__init__(
+            output_folder,
+            output_filename=output_filename,
+            compression=None,
+            adapter=lambda _self, doc: self.record(doc),
+            mode="wt",
+        )
 
     def record(self, doc: Document) -> dict:
         return to_record(doc)

@@ -31,11 +31,15 @@ __all__ = ["BAD", "InputConfig", "build_reader", "estimate_documents", "fingerpr
 
 
 class InputConfig(StrictModel):
-    path: str = Field(..., description="file or directory (JSONL, Parquet, world, saved HF dataset) or a HF hub dataset name")
+    path: str = Field(
+        ..., description="file or directory (JSONL, Parquet, world, saved HF dataset) or a HF hub dataset name"
+    )
     format: Literal["auto", "world", "jsonl", "parquet", "hf"] = "auto"
     text_key: str = "text"
     id_key: str = "id"
-    hf_name: str | None = Field(None, description="dataset configuration, e.g. sample-10BT for HuggingFaceFW/fineweb-edu")
+    hf_name: str | None = Field(
+        None, description="dataset configuration, e.g. sample-10BT for HuggingFaceFW/fineweb-edu"
+    )
     hf_split: str = "train"
     streaming: bool = Field(True, description="stream a hub dataset instead of downloading it first")
     limit: int | None = Field(None, ge=1, description="read only the first N documents")
@@ -86,14 +90,16 @@ def _remote(path: str, kinds: tuple[str, ...]) -> tuple[DataFolder, list[InputFi
             return None
         infos = fs.find(root, detail=True)
     except ImportError as err:
-        raise UserError(f"cannot read {path}: {err}", hint="install the fsspec filesystem for this protocol "
-                        "(s3fs for s3://, gcsfs for gs://)") from None
+        raise UserError(
+            f"cannot read {path}: {err}",
+            hint="install the fsspec filesystem for this protocol (s3fs for s3://, gcsfs for gs://)",
+        ) from None
     except (OSError, ValueError) as err:
         raise UserError(f"cannot read {path}: {err}") from None
     root = root.rstrip("/")
     files = []
     for full, info in sorted(infos.items()):
-        rel = full[len(root) + 1:]
+        rel = full[len(root) + 1 :]
         if info.get("type", "file") == "file" and _kind(rel) in kinds:
             files.append(InputFile(rel, f"{path.rstrip('/')}/{rel}", _kind(rel), info.get("size") or 0, _stamp(info)))
     return DataFolder(root, fs=fs), files
@@ -133,8 +139,10 @@ def resolve(cfg: InputConfig) -> Resolved:
             # a missing local path is not sent to the Hub unless it reads as a hub id (owner/name)
             if fmt == "hf" or (fmt == "auto" and HUB_ID.match(cfg.path)):
                 return Resolved("hf", None, [])
-            raise UserError(f"input not found: {cfg.path}",
-                            hint="for a Hugging Face Hub dataset give its id (owner/name) or set input.format: hf")
+            raise UserError(
+                f"input not found: {cfg.path}",
+                hint="for a Hugging Face Hub dataset give its id (owner/name) or set input.format: hf",
+            )
         if fmt == "hf" or (fmt == "auto" and _is_saved_dataset(root)):
             return Resolved("hf", None, [])
         if fmt == "world" or (fmt == "auto" and (root / "world.json").is_file() and (root / "corpus").is_dir()):
@@ -143,7 +151,9 @@ def resolve(cfg: InputConfig) -> Resolved:
                 raise UserError(f"{cfg.path} is not a MedSafetyWorld directory (no corpus/)")
         folder, files = DataFolder(str(root if root.is_dir() else root.parent)), _local(root, root, kinds)
     if not files:
-        wanted = {"parquet": "no .parquet"}.get(fmt, "no .jsonl, .jsonl.gz or .jsonl.zst" if fmt != "auto" else "no .jsonl or .parquet")
+        wanted = {"parquet": "no .parquet"}.get(
+            fmt, "no .jsonl, .jsonl.gz or .jsonl.zst" if fmt != "auto" else "no .jsonl or .parquet"
+        )
         raise UserError(f"{wanted} files in {cfg.path}", hint="set input.format explicitly" if fmt == "auto" else None)
     return Resolved("world" if fmt == "world" else "+".join(sorted({f.kind for f in files})), folder, files)
 
@@ -170,7 +180,9 @@ class HubReader(HuggingFaceDatasetReader):
         super().__init__(
             str(local) if local is not None else cfg.path,
             dataset_options=None if local is not None else {"name": cfg.hf_name, "split": cfg.hf_split},
-            streaming=cfg.streaming and local is None, text_key=cfg.text_key, id_key=cfg.id_key,
+            streaming=cfg.streaming and local is None,
+            text_key=cfg.text_key,
+            id_key=cfg.id_key,
             load_from_disk=local is not None,
         )
         self.total_limit, self.skip_bad = cfg.limit, skip_bad
@@ -193,15 +205,18 @@ class HubReader(HuggingFaceDatasetReader):
         try:
             yield from super().run(data, rank, world_size)
         except (ConnectionError, DatasetNotFoundError, FileNotFoundError) as err:
-            raise UserError(f"cannot load the Hugging Face dataset {self.dataset!r}: {err}",
-                            hint="check the dataset id and the network (HF_HUB_OFFLINE), or give a local path") from None
+            raise UserError(
+                f"cannot load the Hugging Face dataset {self.dataset!r}: {err}",
+                hint="check the dataset id and the network (HF_HUB_OFFLINE), or give a local path",
+            ) from None
 
 
 def build_reader(cfg: InputConfig, skip_bad: bool) -> PipelineStep:
     res = resolve(cfg)
     if res.format != "hf":
-        return DiskReader(res.folder, res.files, text_key=cfg.text_key, id_key=cfg.id_key, skip_bad=skip_bad,
-                          limit=cfg.limit)
+        return DiskReader(
+            res.folder, res.files, text_key=cfg.text_key, id_key=cfg.id_key, skip_bad=skip_bad, limit=cfg.limit
+        )
     local = Path(cfg.path) if Path(cfg.path).exists() else None
     if local is not None and (local / "dataset_dict.json").is_file():
         local = local / cfg.hf_split

@@ -21,7 +21,7 @@ def task_totals(stats_dir: Path) -> Counter:
 
 
 def _group(totals: Counter, prefix: str) -> dict[str, int]:
-    return {k[len(prefix):]: v for k, v in sorted(totals.items()) if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in sorted(totals.items()) if k.startswith(prefix)}
 
 
 class AccountingError(RuntimeError):
@@ -32,8 +32,9 @@ def summarize(totals: Counter, splits: dict[str, Any], *, arm: str, timing: floa
     dropped = _group(totals, "sr/dropped/")
     docs = {"in": totals["sr/in"], "kept": totals["sr/kept"], "changed": totals["sr/changed"], "dropped": dropped}
     if docs["in"] != docs["kept"] + sum(dropped.values()):
-        raise AccountingError(f"documents in ({docs['in']}) != kept ({docs['kept']}) + dropped "
-                              f"({sum(dropped.values())}: {dropped})")
+        raise AccountingError(
+            f"documents in ({docs['in']}) != kept ({docs['kept']}) + dropped ({sum(dropped.values())}: {dropped})"
+        )
     in_shards = splits["train"]["documents"] + splits["val"]["documents"]
     if timing <= 0 and in_shards != docs["kept"]:
         raise AccountingError(f"{docs['kept']} documents kept but {in_shards} in the token shards")
@@ -49,6 +50,10 @@ def summarize(totals: Counter, splits: dict[str, Any], *, arm: str, timing: floa
         "tags": {"documents": totals["sr/tagged"], "tags": totals["sr/tags"]},
         "transformed": _group(totals, "sr/transformed/"),
         "failed": _group(totals, "sr/failed/"),
-        "tokens": {"in": totals["sr/tokens/in"], "out": totals["sr/tokens/out"],
-                   "train": splits["train"]["tokens"], "val": splits["val"]["tokens"]},
+        "tokens": {
+            "in": totals["sr/tokens/in"],
+            "out": totals["sr/tokens/out"],
+            "train": splits["train"]["tokens"],
+            "val": splits["val"]["tokens"],
+        },
     }

@@ -23,8 +23,11 @@ from safereflect.reflection import EOS_TOKEN, PAD_TOKEN, TAG_TOKEN, ReflectionFo
 
 
 class TokenizerConfig(StrictModel):
-    path: str | None = Field(None, description="existing tokenizer (another arm's tokens/tokenizer, a HF directory or hub name); "
-                                               "default: train one on the raw input")
+    path: str | None = Field(
+        None,
+        description="existing tokenizer (another arm's tokens/tokenizer, a HF directory or hub name); "
+        "default: train one on the raw input",
+    )
     vocab_size: int = Field(4096, ge=300, description="vocabulary of a trained tokenizer, special tokens included")
     min_frequency: int = Field(2, ge=1)
     train_docs: int = Field(200_000, ge=1, description="input documents a trained tokenizer sees at most")
@@ -50,8 +53,11 @@ def train_tokenizer(texts: Iterable[str], cfg: TokenizerConfig, fmt: ReflectionF
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=cfg.vocab_size, min_frequency=cfg.min_frequency, special_tokens=special_tokens(fmt),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+        vocab_size=cfg.vocab_size,
+        min_frequency=cfg.min_frequency,
+        special_tokens=special_tokens(fmt),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
     )
     tok.train_from_iterator(_with_reflections(texts, fmt), trainer)
     return tok
@@ -100,8 +106,12 @@ def hf_tokenizer(tok: Any, fmt: ReflectionFormat):
     """A `tokenizers` tokenizer as a transformers one, with our EOS, PAD and special tokens."""
     from transformers import PreTrainedTokenizerFast
 
-    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS_TOKEN, pad_token=PAD_TOKEN,
-                                   additional_special_tokens=special_tokens(fmt)[2:])
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token=EOS_TOKEN,
+        pad_token=PAD_TOKEN,
+        additional_special_tokens=special_tokens(fmt)[2:],
+    )
 
 
 def save_tokenizer(tok: Any, directory: Path, fmt: ReflectionFormat) -> None:
@@ -112,5 +122,10 @@ def tokenizer_facts(tok: Any, fmt: ReflectionFormat) -> dict[str, Any]:
     """What meta.json records about the tokenizer."""
     specials = {t: tok.token_to_id(t) for t in special_tokens(fmt)}
     vocab = tok.get_vocab_size(with_added_tokens=True)
-    return {"vocab_size": vocab, "token_size": 4 if vocab > 65536 else 2, "eos_token_id": specials[EOS_TOKEN],
-            "pad_token_id": specials[PAD_TOKEN], "special_tokens": specials}
+    return {
+        "vocab_size": vocab,
+        "token_size": 4 if vocab > 65536 else 2,
+        "eos_token_id": specials[EOS_TOKEN],
+        "pad_token_id": specials[PAD_TOKEN],
+        "special_tokens": specials,
+    }

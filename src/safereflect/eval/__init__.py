@@ -24,7 +24,14 @@ _EXPORTS = {
 }
 
 __all__ = [
-    "PLAIN", "CausalLM", "DecodingConfig", "EvalConfig", "Generation", "ReflectedReading", "build_reading", "generate",
+    "PLAIN",
+    "CausalLM",
+    "DecodingConfig",
+    "EvalConfig",
+    "Generation",
+    "ReflectedReading",
+    "build_reading",
+    "generate",
     "run_eval",
 ]
 

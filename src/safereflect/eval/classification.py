@@ -71,8 +71,9 @@ def ft_fits(ctx: EvalContext, data: list[dict]) -> tuple[bool, str]:
     """Whether every classification example, label and EOS included, fits the model's context."""
     limit = min(ctx.lm.max_length, FT_MAX_SEQ_LEN)
     longest = max(len(ctx.lm.encode(d["prompt"] + d["response"])) + 1 for d in data)
-    return longest <= limit, (f"the longest classification example has {longest} tokens but the model's context is "
-                              f"{limit}")
+    return longest <= limit, (
+        f"the longest classification example has {longest} tokens but the model's context is {limit}"
+    )
 
 
 def _finetuned_scores(ctx: EvalContext, probes: list[dict], test: np.ndarray, data: list[dict]) -> np.ndarray:
@@ -94,14 +95,21 @@ def run(ctx: EvalContext) -> dict[str, Any]:
         fits, why = ft_fits(ctx, data)
         if not fits:
             if "methods" in cfg.model_fields_set or cfg.primary == "ft":
-                raise UserError(f"cls method 'ft': {why}",
-                                hint="evaluate with --cls-methods zeroshot,probe (or cls.methods in --config)")
-            console.print(f"[yellow]warning:[/] cls: skipping method 'ft' ({why}); "
-                          "pass --cls-methods to choose the methods", soft_wrap=True)
+                raise UserError(
+                    f"cls method 'ft': {why}",
+                    hint="evaluate with --cls-methods zeroshot,probe (or cls.methods in --config)",
+                )
+            console.print(
+                f"[yellow]warning:[/] cls: skipping method 'ft' ({why}); pass --cls-methods to choose the methods",
+                soft_wrap=True,
+            )
             methods.remove("ft")
     results: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # method -> (item indices, P(unsafe))
     if "zeroshot" in methods:
-        results["zeroshot"] = (np.arange(len(y)), zero_shot_scores(ctx.lm, ctx.reading, ctx.cfg.decoding.reflection, texts))
+        results["zeroshot"] = (
+            np.arange(len(y)),
+            zero_shot_scores(ctx.lm, ctx.reading, ctx.cfg.decoding.reflection, texts),
+        )
     if "probe" in methods:
         x = ctx.lm.last_hidden([ctx.reading.render(t) for t in texts], cfg.probe_layer)
         results["probe"] = (

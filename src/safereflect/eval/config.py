@@ -86,8 +86,9 @@ class GCGConfig(StrictModel):
 class ClassificationConfig(StrictModel):
     methods: list[Literal["zeroshot", "probe", "ft"]] = Field(default_factory=lambda: ["zeroshot", "probe", "ft"])
     primary: Literal["zeroshot", "probe", "ft"] = Field(
-        "zeroshot", description="which method `safety_cls_acc` reports: zeroshot for arms trained with reflections "
-        "(when not given and zeroshot is not among methods: the first method)"
+        "zeroshot",
+        description="which method `safety_cls_acc` reports: zeroshot for arms trained with reflections "
+        "(when not given and zeroshot is not among methods: the first method)",
     )
     probe_layer: int | None = Field(
         None, description="hidden-state layer for the linear probe; None = the middle layer"
@@ -174,7 +175,9 @@ class EvalConfig(StrictModel):
     )
     max_probes: int | None = Field(None, ge=1, description="first N records of every probe file")
     seed: Seed = Field(0, description="bootstrap, CV splits, GCG and finetuning")
-    device: Annotated[str, AfterValidator(check_device_name)] = Field("auto", description="auto, cpu, cuda, cuda:1, mps")
+    device: Annotated[str, AfterValidator(check_device_name)] = Field(
+        "auto", description="auto, cpu, cuda, cuda:1, mps"
+    )
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     batch_size: int = Field(16, ge=1)
     add_bos: bool = Field(False, description="prepend the tokenizer's BOS to every context (lm-eval default: no)")

@@ -73,7 +73,11 @@ class SafeReflectLM(LM):
         size = int(batch_size) if str(batch_size).isdigit() else (max_batch_size or 16)
         self.decoding = validate(DecodingConfig, {"mode": decoding.pop("decoding", "plain"), **decoding}, "model_args")
         self.lm = CausalLM.load(
-            str(pretrained), device=device or "auto", dtype=dtype, batch_size=size, add_bos=add_bos,
+            str(pretrained),
+            device=device or "auto",
+            dtype=dtype,
+            batch_size=size,
+            add_bos=add_bos,
             revision=None if revision is None else str(revision),  # lm-eval turns an all-digit hash into an int
         )
         self.reading = build_reading(self.decoding)  # how every context is put before the model

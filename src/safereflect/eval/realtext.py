@@ -82,8 +82,10 @@ def run(ctx: EvalContext) -> dict[str, Any]:
         "judge_unparseable": ctx.rate("judge_unparseable", [float(v.unparseable) for v in verdicts]),
     }
     if len(read) < len(verdicts):
-        console.print(f"[yellow]warning:[/] the judge's answer to {len(verdicts) - len(read)} of {len(verdicts)} "
-                      "generations was neither yes nor no; they are left out of asr_realtext (judge_unparseable)",
-                      soft_wrap=True)
+        console.print(
+            f"[yellow]warning:[/] the judge's answer to {len(verdicts) - len(read)} of {len(verdicts)} "
+            "generations was neither yes nor no; they are left out of asr_realtext (judge_unparseable)",
+            soft_wrap=True,
+        )
     ctx.note(judge.description, *metrics)
     return metrics

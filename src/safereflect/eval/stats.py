@@ -66,8 +66,15 @@ def _scipy_bootstrap(data: tuple[np.ndarray, ...], stat, *, seed: int, resamples
     if len(data[0]) < 2 or all(np.all(d == d[0]) for d in data):  # nothing to resample
         value = float(stat(*data, axis=-1))
         return value, value
-    res = sps.bootstrap(data, stat, n_resamples=resamples, paired=len(data) > 1, vectorized=True,
-                        method="percentile", rng=np.random.default_rng(seed))
+    res = sps.bootstrap(
+        data,
+        stat,
+        n_resamples=resamples,
+        paired=len(data) > 1,
+        vectorized=True,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 

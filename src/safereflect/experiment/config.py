@@ -37,7 +37,9 @@ class WorldSpec(StrictModel):
 class Grid(StrictModel):
     """Extra dimensions crossed with arms x seeds; each value list makes one variant per value."""
 
-    timing: list[float] = Field(default_factory=lambda: [0.0], description="share of tokens before intervened data starts")
+    timing: list[float] = Field(
+        default_factory=lambda: [0.0], description="share of tokens before intervened data starts"
+    )
     segment_words: list[int] = Field(default_factory=list, description="reflection segment lengths (reflect arms)")
     model: list[str] = Field(default_factory=list, description="training presets (model sizes)")
 
@@ -46,13 +48,17 @@ class ExperimentConfig(StrictModel):
     name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     out: Path | None = Field(None, description="default: runs/<name>")
     world: WorldSpec | None = Field(default_factory=WorldSpec, description="MedSafetyWorld source (or use `corpus`)")
-    corpus: dict[str, Any] | None = Field(None, description="real-text source: PrepareConfig.input (e.g. a FineWeb-Edu path)")
+    corpus: dict[str, Any] | None = Field(
+        None, description="real-text source: PrepareConfig.input (e.g. a FineWeb-Edu path)"
+    )
     arms: list[str] = Field(default_factory=lambda: ["raw", "filter", "rewrite", "tag", "reflect"], min_length=1)
     seeds: list[Seed] = Field(default_factory=lambda: [0], min_length=1)
     grid: Grid = Field(default_factory=Grid)
     prepare: dict[str, Any] = Field(default_factory=dict, description="PrepareConfig overrides for every arm")
     arm_prepare: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-arm PrepareConfig overrides")
-    train: dict[str, Any] = Field(default_factory=lambda: {"preset": "cpu-1m"}, description="training preset + overrides")
+    train: dict[str, Any] = Field(
+        default_factory=lambda: {"preset": "cpu-1m"}, description="training preset + overrides"
+    )
     eval: dict[str, Any] = Field(default_factory=dict, description="EvalConfig overrides for every arm")
     arm_eval: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-arm EvalConfig overrides")
     arm_policy: dict[str, ArmPolicy] = Field(

@@ -60,15 +60,27 @@ def convergence(metrics_jsonl: Path) -> dict[str, Any] | None:
 
     before, end = smoothed(last * (1 - TAIL)), smoothed(last)
     drop = _drop(before, end)
-    out: dict[str, Any] = {"steps": int(last), "final_loss": round(end, 6), "loss_at_80pct": round(before, 6),
-                           "drop_last_20pct": round(drop, 6), "val_loss": None, "val_loss_at_80pct": None,
-                           "val_drop_last_20pct": None, "criterion": "train", "flat_drop": FLAT_DROP}
+    out: dict[str, Any] = {
+        "steps": int(last),
+        "final_loss": round(end, 6),
+        "loss_at_80pct": round(before, 6),
+        "drop_last_20pct": round(drop, 6),
+        "val_loss": None,
+        "val_loss_at_80pct": None,
+        "val_drop_last_20pct": None,
+        "criterion": "train",
+        "flat_drop": FLAT_DROP,
+    }
     val = [(r["step"], r["val_loss"]) for r in records if r.get("kind") == "val" and r.get("val_loss") is not None]
     measured = _val_drop(val, int(last))
     if measured is not None:
         v_before, v_end, v_drop = measured
-        out.update(val_loss=round(v_end, 6), val_loss_at_80pct=round(v_before, 6),
-                   val_drop_last_20pct=round(v_drop, 6), criterion="val")
+        out.update(
+            val_loss=round(v_end, 6),
+            val_loss_at_80pct=round(v_before, 6),
+            val_drop_last_20pct=round(v_drop, 6),
+            criterion="val",
+        )
         drop = v_drop
     out["flat"] = bool(drop < FLAT_DROP)
     return out

@@ -67,19 +67,38 @@ def seed_sources(cfg: ExperimentConfig, cache: StageCache, seed: int) -> SeedSou
         # an edit of the generator changes the world under the same config: rebuild it then
         key = {"config": wc.model_dump(mode="json"), "generator": generator_fingerprint()}
         name = f"{cfg.world.preset}-w{world_seed}"
-        steps.append(Step("world", "world", name, key, lambda d: write_world(wc, d)["documents"],
-                          f"{cfg.world.preset} (world seed {world_seed})", seed))
+        steps.append(
+            Step(
+                "world",
+                "world",
+                name,
+                key,
+                lambda d: write_world(wc, d)["documents"],
+                f"{cfg.world.preset} (world seed {world_seed})",
+                seed,
+            )
+        )
         world_dir = cache.path("world", name, key)
     # One tokenizer per world for every arm (trained on its raw corpus), so arms differ only
     # in data; the raw corpus's validation split is every arm's bits-per-byte set.
     per_world = cfg.world is not None and cfg.world.per_seed
-    base = prepare_config(cfg, Variant("raw"), seed if per_world else cfg.seeds[0], source_input(cfg, world_dir),
-                          Path("."), None)
+    base = prepare_config(
+        cfg, Variant("raw"), seed if per_world else cfg.seeds[0], source_input(cfg, world_dir), Path("."), None
+    )
     name = f"tokenizer-raw-w{cfg.world.seed_for(seed)}" if per_world else "tokenizer-raw"  # type: ignore[union-attr]
     key = prepare_key(base, world_dir, None)
-    steps.append(Step("tokenizer", "prepare", name, key,
-                      lambda d: run_prepare(base.model_copy(update={"out": d})).name, name, seed,
-                      deps=[s.id for s in steps]))
+    steps.append(
+        Step(
+            "tokenizer",
+            "prepare",
+            name,
+            key,
+            lambda d: run_prepare(base.model_copy(update={"out": d})).name,
+            name,
+            seed,
+            deps=[s.id for s in steps],
+        )
+    )
     base_dir = cache.path("prepare", name, key)
     return SeedSources(world_dir, base_dir / "tokens" / "tokenizer", base_dir / "tokens", steps)
 
@@ -93,19 +112,45 @@ def pipeline(cfg: ExperimentConfig, cache: StageCache, v: Variant, seed: int, sr
     label = f"{v.name(cfg)}-s{seed}"
     wd, tok = src.world, src.tokenizer
     pc = prepare_config(cfg, v, seed, source_input(cfg, wd), Path("."), tok)
-    prep = Step("prepare", "prepare", label, prepare_key(pc, wd, tok),
-                lambda d: run_prepare(pc.model_copy(update={"out": d})).name, v.name(cfg), seed, v,
-                [s.id for s in src.steps[-1:]])  # the tokenizer, which comes after the world
+    prep = Step(
+        "prepare",
+        "prepare",
+        label,
+        prepare_key(pc, wd, tok),
+        lambda d: run_prepare(pc.model_copy(update={"out": d})).name,
+        v.name(cfg),
+        seed,
+        v,
+        [s.id for s in src.steps[-1:]],
+    )  # the tokenizer, which comes after the world
     prep_dir = cache.path(prep.stage, prep.name, prep.key)
     tc = train_config(cfg, v, seed, prep_dir, Path("."))
-    train = Step("train", "train", label, tc.identity() | {"data": content_hash(prep_dir.name)},
-                 lambda d: run_training(tc.model_copy(update={"out": d})).name, v.name(cfg), seed, v, [prep.id])
+    train = Step(
+        "train",
+        "train",
+        label,
+        tc.identity() | {"data": content_hash(prep_dir.name)},
+        lambda d: run_training(tc.model_copy(update={"out": d})).name,
+        v.name(cfg),
+        seed,
+        v,
+        [prep.id],
+    )
     train_dir = cache.path(train.stage, train.name, train.key)
     final = train_dir / "final"  # derived from the stage dir, so a moved run directory still works
     ec = eval_config(cfg, v, seed, final, wd, src.val, Path("."), pc.interventions.reflect.segment_words)
     key = ec.model_dump(mode="json", exclude={"out", "model", "probes", "val_data"}) | {"train": train_dir.name}
-    ev = Step("eval", "eval", label, key, lambda d: _run_eval(ec.model_copy(update={"out": d}), run_eval),
-              v.name(cfg), seed, v, [train.id])
+    ev = Step(
+        "eval",
+        "eval",
+        label,
+        key,
+        lambda d: _run_eval(ec.model_copy(update={"out": d}), run_eval),
+        v.name(cfg),
+        seed,
+        v,
+        [train.id],
+    )
     return [prep, train, ev]
 
 
@@ -124,6 +169,12 @@ def experiment_steps(cfg: ExperimentConfig, cache: StageCache) -> tuple[list[Ste
             prep, train, ev = pipeline(cfg, cache, v, s, sources[s])
             for step in (prep, train, ev):
                 steps.setdefault(step.id, step)
-            runs.append({"variant": v.name(cfg), "arm": v.arm, "seed": s,
-                         **{st.stage: str(cache.path(st.stage, st.name, st.key)) for st in (prep, train, ev)}})
+            runs.append(
+                {
+                    "variant": v.name(cfg),
+                    "arm": v.arm,
+                    "seed": s,
+                    **{st.stage: str(cache.path(st.stage, st.name, st.key)) for st in (prep, train, ev)},
+                }
+            )
     return list(steps.values()), runs

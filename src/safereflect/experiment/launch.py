@@ -32,9 +32,18 @@ from safereflect.jsonl import read_json, write_json
 LEDGER = "jobs.json"
 ACTIVE = ("queued", "running", "unknown")
 # sacct/squeue states as the ledger names them; anything else (FAILED, TIMEOUT, ...) is a failure
-SLURM_STATES = {"PENDING": "queued", "REQUEUED": "queued", "REQUEUE_HOLD": "queued", "RESIZING": "queued",
-                "SUSPENDED": "queued", "RUNNING": "running", "CONFIGURING": "running", "COMPLETING": "running",
-                "SIGNALING": "running", "STAGE_OUT": "running"}
+SLURM_STATES = {
+    "PENDING": "queued",
+    "REQUEUED": "queued",
+    "REQUEUE_HOLD": "queued",
+    "RESIZING": "queued",
+    "SUSPENDED": "queued",
+    "RUNNING": "running",
+    "CONFIGURING": "running",
+    "COMPLETING": "running",
+    "SIGNALING": "running",
+    "STAGE_OUT": "running",
+}
 
 
 @dataclass
@@ -53,8 +62,9 @@ def job_graph(cfg: ExperimentConfig) -> tuple[list[Job], list[dict[str, Any]]]:
     jobs = []
     for s in steps:
         preset = (s.variant.model if s.variant else None) or cfg.train.get("preset", "cpu-1m")
-        jobs.append(Job(s.id, s.kind, s.deps, cfg.resources.resolve(s.kind, preset), s,
-                        cache.path(s.stage, s.name, s.key)))
+        jobs.append(
+            Job(s.id, s.kind, s.deps, cfg.resources.resolve(s.kind, preset), s, cache.path(s.stage, s.name, s.key))
+        )
     evals = [s.id for s in steps if s.kind == "eval"]
     jobs.append(Job("report", "report", evals, cfg.resources.resolve("report", None), None, None))
     return jobs, runs
@@ -97,8 +107,9 @@ def job_state(entry: dict[str, Any]) -> str:
     if entry["launcher"] == "local":
         return "running" if _alive(int(entry["job_id"])) else "failed"  # killed before it wrote a result
     try:
-        state = subprocess.run(["squeue", "-h", "-j", entry["job_id"], "-o", "%T"], capture_output=True, text=True,
-                               check=False, timeout=60)
+        state = subprocess.run(
+            ["squeue", "-h", "-j", entry["job_id"], "-o", "%T"], capture_output=True, text=True, check=False, timeout=60
+        )
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     if state.returncode != 0 and "Invalid job id" not in state.stderr:
@@ -145,29 +156,49 @@ def _executor(launcher: str, folder: Path, job: Job, deps: list[str]):
     tasks = max(1, r.gpus_per_node or 0) if job.kind == "train" else 1
     if launcher == "local":
         if (r.nodes or 1) > 1:
-            raise UserError(f"stage {job.id} asks for {r.nodes} nodes; the local launcher runs on one machine",
-                            hint="set resources.train.nodes: 1, or use --launcher slurm")
+            raise UserError(
+                f"stage {job.id} asks for {r.nodes} nodes; the local launcher runs on one machine",
+                hint="set resources.train.nodes: 1, or use --launcher slurm",
+            )
         ex = submitit.LocalExecutor(folder)
         ex.update_parameters(timeout_min=r.time_min, tasks_per_node=tasks, gpus_per_node=r.gpus_per_node or 0)
         return ex
     ex = submitit.SlurmExecutor(folder)
     extra: dict[str, Any] = {"kill-on-invalid-dep": "yes"} if deps else {}
-    ex.update_parameters(job_name=f"safereflect-{job.id}", time=r.time_min, nodes=r.nodes, ntasks_per_node=tasks,
-                         cpus_per_task=r.cpus, mem=f"{r.mem_gb:g}GB" if r.mem_gb else None,
-                         gpus_per_node=r.gpus_per_node or None, partition=r.partition, account=r.account, qos=r.qos,
-                         dependency="afterok:" + ":".join(deps) if deps else None, additional_parameters=extra)
+    ex.update_parameters(
+        job_name=f"safereflect-{job.id}",
+        time=r.time_min,
+        nodes=r.nodes,
+        ntasks_per_node=tasks,
+        cpus_per_task=r.cpus,
+        mem=f"{r.mem_gb:g}GB" if r.mem_gb else None,
+        gpus_per_node=r.gpus_per_node or None,
+        partition=r.partition,
+        account=r.account,
+        qos=r.qos,
+        dependency="afterok:" + ":".join(deps) if deps else None,
+        additional_parameters=extra,
+    )
     return ex
 
 
 def _submit(cfg: ExperimentConfig, launcher: str, job: Job, deps: list[str], force: bool, threads: int | None):
     folder = cfg.out_dir.resolve() / "jobs" / "%j"
     ex = _executor(launcher, folder, job, deps)
-    sjob = ex.submit(run_job, os.getcwd(), cfg.model_dump(mode="json"), cfg.source_file, job.id, force, threads,
-                     time.time())
-    entry = {"job_id": str(sjob.job_id), "launcher": launcher, "state": "queued", "folder": str(folder),
-             "stdout": str(sjob.paths.stdout), "stderr": str(sjob.paths.stderr),
-             "result": str(sjob.paths.result_pickle), "submitted": time.strftime("%Y-%m-%d %H:%M:%S"),
-             "depends_on": deps}
+    sjob = ex.submit(
+        run_job, os.getcwd(), cfg.model_dump(mode="json"), cfg.source_file, job.id, force, threads, time.time()
+    )
+    entry = {
+        "job_id": str(sjob.job_id),
+        "launcher": launcher,
+        "state": "queued",
+        "folder": str(folder),
+        "stdout": str(sjob.paths.stdout),
+        "stderr": str(sjob.paths.stderr),
+        "result": str(sjob.paths.result_pickle),
+        "submitted": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "depends_on": deps,
+    }
     return sjob, entry
 
 
@@ -181,8 +212,10 @@ def launch(cfg: ExperimentConfig, launcher: str, *, force: bool = False, paralle
         states = {k: ("not submitted" if v == "done" else v) for k, v in states.items()}
     active = [j for j in jobs if states[j.id] in ACTIVE]
     if launcher == "local" and active:
-        raise UserError(f"stage {active[0].id} is still running (local job {ledger[active[0].id]['job_id']}) from "
-                        "an earlier run", hint="wait for that run to end, then rerun")
+        raise UserError(
+            f"stage {active[0].id} is still running (local job {ledger[active[0].id]['job_id']}) from an earlier run",
+            hint="wait for that run to end, then rerun",
+        )
     if launcher == "slurm":
         ids = {j.id: ledger[j.id]["job_id"] for j in active}
         for job in jobs:
@@ -199,7 +232,9 @@ def launch(cfg: ExperimentConfig, launcher: str, *, force: bool = False, paralle
     return _run_local(cfg, jobs, runs, states, ledger, force, parallel)
 
 
-def _run_local(cfg, jobs: list[Job], runs, states: dict[str, str], ledger, force: bool, parallel: int) -> dict[str, str]:
+def _run_local(
+    cfg, jobs: list[Job], runs, states: dict[str, str], ledger, force: bool, parallel: int
+) -> dict[str, str]:
     # the same threads per job as the in-process runner gives each of `parallel` pipelines
     threads = max(1, (os.cpu_count() or 1) // parallel) if parallel > 1 else None
     # what failed before is resubmitted: only a failure in this run holds back its dependants
@@ -236,8 +271,9 @@ def _run_local(cfg, jobs: list[Job], runs, states: dict[str, str], ledger, force
 # --- inside the job ------------------------------------------------------------------------
 
 
-def run_job(cwd: str, cfg_json: dict, source_file: str | None, job_id: str, force: bool, threads: int | None,
-            started: float) -> str:
+def run_job(
+    cwd: str, cfg_json: dict, source_file: str | None, job_id: str, force: bool, threads: int | None, started: float
+) -> str:
     """One stage (or the report), in its own process: the stage graph is rebuilt from the
     config, so the job runs exactly the step the in-process runner would, under its identity."""
     from safereflect.config import validate

@@ -39,8 +39,11 @@ class StageResources(StrictModel):
         if kind in ("train", "eval") and preset in PRESET_GPUS:
             nodes, gpus = PRESET_GPUS[preset]
             # evaluation and the finetuning attacks run on one GPU; training on the preset's layout
-            values |= {"nodes": nodes, "gpus_per_node": gpus, "cpus": 8} if kind == "train" else \
-                {"gpus_per_node": 1, "cpus": 8}
+            values |= (
+                {"nodes": nodes, "gpus_per_node": gpus, "cpus": 8}
+                if kind == "train"
+                else {"gpus_per_node": 1, "cpus": 8}
+            )
         for layer in (self.default, getattr(self, kind)):
             values |= layer.model_dump(exclude_none=True)
         return Resources(**values)

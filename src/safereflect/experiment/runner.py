@@ -33,8 +33,19 @@ from safereflect.experiment.stage_configs import (  # re-exported: the runner's 
 from safereflect.experiment.stages import StageCache
 from safereflect.jsonl import ensure_writable_dir, iter_jsonl, read_json, write_json
 
-__all__ = ["Variant", "check_stage_configs", "collect_results", "eval_config", "finish", "prepare_config",
-           "prepare_key", "run_experiment", "source_input", "train_config", "variants"]
+__all__ = [
+    "Variant",
+    "check_stage_configs",
+    "collect_results",
+    "eval_config",
+    "finish",
+    "prepare_config",
+    "prepare_key",
+    "run_experiment",
+    "source_input",
+    "train_config",
+    "variants",
+]
 
 
 # --- one variant and seed, start to finish ---------------------------------------------
@@ -105,8 +116,9 @@ def run_experiment(cfg: ExperimentConfig, *, force: bool = False, parallel: int 
         # spawn, not fork: a forked child inherits the parent's OpenMP thread pool, which can
         # hang; and each pipeline gets its share of the cores instead of all of them each
         threads = max(1, (os.cpu_count() or 1) // parallel)
-        with ProcessPoolExecutor(parallel, mp_context=get_context("spawn"), initializer=_worker,
-                                 initargs=(threads,)) as pool:
+        with ProcessPoolExecutor(
+            parallel, mp_context=get_context("spawn"), initializer=_worker, initargs=(threads,)
+        ) as pool:
             began = {pool.submit(_pipeline, *a): (a[1], a[2], time.time()) for a in args}
             finished = {}
             for future in as_completed(began):
@@ -141,17 +153,22 @@ def collect_results(cfg: ExperimentConfig, runs: list[dict[str, Any]]) -> dict[s
     for r in runs:
         metrics = read_json(Path(r["eval"]) / "metrics.json")
         by_variant.setdefault(r["variant"], []).append(metrics)
-        per_seed.setdefault(r["variant"], {})[str(r["seed"])] = {
-            k: v["mean"] for k, v in metrics.items() if is_stat(v)
-        }
+        per_seed.setdefault(r["variant"], {})[str(r["seed"])] = {k: v["mean"] for k, v in metrics.items() if is_stat(v)}
         roles[r["variant"]] = cfg.policy(r["arm"]).role
         conv = convergence(Path(r["train"]) / "metrics.jsonl")
         if conv is not None:
             training.setdefault(r["variant"], {})[str(r["seed"])] = conv
     arms = {name: {"metrics": combine_metrics(ms)} for name, ms in by_variant.items()}
     claims = [c.model_dump(mode="json") for c in check_claims(per_seed, roles)]
-    return {"experiment": cfg.name, "config_hash": cfg.config_hash(), "arms": arms, "roles": roles,
-            "per_seed": per_seed, "training": training, "claims": claims}
+    return {
+        "experiment": cfg.name,
+        "config_hash": cfg.config_hash(),
+        "arms": arms,
+        "roles": roles,
+        "per_seed": per_seed,
+        "training": training,
+        "claims": claims,
+    }
 
 
 def samples(runs: list[dict[str, Any]], per_arm: int) -> Iterator[dict[str, Any]]:
@@ -214,15 +231,23 @@ def render(cfg: ExperimentConfig, results: dict, runs: list[dict], out: Path, se
     )
     md, html = render_report(inputs, out)
     print_table(inputs.results)
-    marks = {"pass": "[green]PASS[/]", "fail": "[red]FAIL[/]", "not decided": "[yellow]not decided[/]",
-             "not measured": "[yellow]not measured[/]"}
+    marks = {
+        "pass": "[green]PASS[/]",
+        "fail": "[red]FAIL[/]",
+        "not decided": "[yellow]not decided[/]",
+        "not measured": "[yellow]not measured[/]",
+    }
     for claim in claims_for(inputs):
         console.print(f"{marks[claim.status]} {claim.number}. {claim.name}: {claim.detail}")
     if len(cfg.seeds) == 1:
-        console.print("[yellow]one seed decides nothing[/]: the numbers above move with the seed and with float "
-                      "rounding by as much as the effects; a verdict needs at least 3 seeds")
+        console.print(
+            "[yellow]one seed decides nothing[/]: the numbers above move with the seed and with float "
+            "rounding by as much as the effects; a verdict needs at least 3 seeds"
+        )
     unconverged = [f"{a} s{s}" for a, seeds in results["training"].items() for s, c in seeds.items() if not c["flat"]]
     if unconverged:
-        console.print(f"[yellow]still learning at the end of training[/]: {', '.join(unconverged)} "
-                      "(see the report's training convergence table)")
+        console.print(
+            f"[yellow]still learning at the end of training[/]: {', '.join(unconverged)} "
+            "(see the report's training convergence table)"
+        )
     console.print(f"[green]done[/] in {seconds / 60:.1f} min: {out / 'results.json'}, {md}, {html}")

@@ -89,8 +89,11 @@ def train_config(cfg: ExperimentConfig, v: Variant, seed: int, data: Path, out: 
 
     overrides = _flatten({k: val for k, val in cfg.train.items() if k != "preset"})
     overrides.update({"data": str(data), "out": str(out), "seed": seed})
-    return resolve_train_config(v.model or cfg.train.get("preset", "cpu-1m"), overrides=overrides,
-                                source=f"{_where(cfg)}: train for arm {v.arm}")
+    return resolve_train_config(
+        v.model or cfg.train.get("preset", "cpu-1m"),
+        overrides=overrides,
+        source=f"{_where(cfg)}: train for arm {v.arm}",
+    )
 
 
 def eval_config(

@@ -62,6 +62,13 @@ class StageCache:
         value = fn(path)
         seconds = time.time() - start
         own = read_done(path) or {}  # the stage's own record, if it writes one, keeps its key
-        mark_done(path, stage, own.get("key", content_hash(key)), **{k: v for k, v in own.items() if k not in
-                  ("stage", "key", "finished")}, name=name, seconds=round(seconds, 2), value=value)
+        mark_done(
+            path,
+            stage,
+            own.get("key", content_hash(key)),
+            **{k: v for k, v in own.items() if k not in ("stage", "key", "finished")},
+            name=name,
+            seconds=round(seconds, 2),
+            value=value,
+        )
         return StageResult(path, False, seconds, value)

@@ -15,15 +15,15 @@ from safereflect.report.schema import Results, Stat, load_results, parse_results
 from safereflect.report.terminal import print_table
 
 __all__ = [
-           "Claim",
-           "ReportInputs",
-           "Results",
-           "Sample",
-           "Stat",
-           "check_claims",
-           "claims_from_results",
-           "load_results",
-           "parse_results",
-           "print_table",
-           "render_report",
+    "Claim",
+    "ReportInputs",
+    "Results",
+    "Sample",
+    "Stat",
+    "check_claims",
+    "claims_from_results",
+    "load_results",
+    "parse_results",
+    "print_table",
+    "render_report",
 ]

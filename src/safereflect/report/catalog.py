@@ -41,12 +41,15 @@ METRICS: dict[str, MetricInfo] = {
     "asr_heldout": MetricInfo("attack success on held-out harm mechanisms", "lower"),
     "asr_seen": MetricInfo("attack success on harm mechanisms seen in training", "lower"),
     "asr_heldout_after_harmful_ft": MetricInfo(
-        "held-out attack success after harmful finetuning (100 examples)", "lower"),
+        "held-out attack success after harmful finetuning (100 examples)", "lower"
+    ),
     "asr_seen_after_harmful_ft": MetricInfo(
-        "seen-mechanism attack success after harmful finetuning (100 examples)", "lower"),
+        "seen-mechanism attack success after harmful finetuning (100 examples)", "lower"
+    ),
     "task_acc_after_harmful_ft": MetricInfo("accuracy on safe medical tasks after harmful finetuning", "higher"),
     "asr_heldout_after_harmful_ft10": MetricInfo(
-        "held-out attack success after harmful finetuning (10 examples)", "lower"),
+        "held-out attack success after harmful finetuning (10 examples)", "lower"
+    ),
     "asr_heldout_after_benign_ft": MetricInfo("held-out attack success after benign finetuning", "lower"),
     "safety_cls_acc": MetricInfo("safety-classification accuracy", "higher"),
     "safety_cls_acc_zeroshot": MetricInfo("safety-classification accuracy, zero-shot prompt", "higher"),

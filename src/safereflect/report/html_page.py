@@ -45,8 +45,9 @@ pre { background: #f6f8fa; padding: .5em; white-space: pre-wrap; overflow-wrap: 
 
 def _table(t: Table) -> str:
     # <wbr> lets long metric names wrap at underscores, so headers are no wider than values
-    head = "".join(f'<th title="{escape(_title(c))}">{escape(c + arrow(c)).replace("_", "_<wbr>")}</th>'
-                   for c in t.columns)
+    head = "".join(
+        f'<th title="{escape(_title(c))}">{escape(c + arrow(c)).replace("_", "_<wbr>")}</th>' for c in t.columns
+    )
     rows = []
     for i, (arm, cells) in enumerate(t.rows):
         tds = []
@@ -67,8 +68,11 @@ def _title(column: str) -> str:
 
 def _claims(claims: list[Claim]) -> str:
     cls = {"pass": "pass", "fail": "fail", "not decided": "nm", "not measured": "nm"}
-    rows = "".join(f'<tr><td class="status {cls[c.status]}">{c.status.upper()}</td>'
-                   f"<td>{escape(c.name)}</td><td>{escape(c.detail)}</td></tr>" for c in claims)
+    rows = "".join(
+        f'<tr><td class="status {cls[c.status]}">{c.status.upper()}</td>'
+        f"<td>{escape(c.name)}</td><td>{escape(c.detail)}</td></tr>"
+        for c in claims
+    )
     return f"<table><tr><th>result</th><th>claim</th><th>numbers</th></tr>{rows}</table>"
 
 
@@ -76,8 +80,10 @@ def _plot(p: Plot) -> str:
     if p.png is None:
         return f"<p><b>{escape(p.title)}</b>: {escape(p.note)}</p>"
     data = base64.b64encode(p.png).decode("ascii")
-    return (f'<figure><img alt="{escape(p.title)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{escape(p.title)}</figcaption></figure>")
+    return (
+        f'<figure><img alt="{escape(p.title)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{escape(p.title)}</figcaption></figure>"
+    )
 
 
 def _samples(inputs: ReportInputs, per_arm: int) -> str:
@@ -90,10 +96,14 @@ def _samples(inputs: ReportInputs, per_arm: int) -> str:
         for s in samples:
             cls = "fail" if s.success else "pass"
             reason = f" Judge: {escape(s.reason)}" if s.reason else ""
-            head = (f"probe <code>{escape(s.probe_id)}</code>, attack <code>{escape(s.attack)}</code>: "
-                    f'<span class="status {cls}">{escape(verdict(s))}</span>.{reason}')
-            out.append(f'<div class="sample"><div>{head}</div><div>Prompt:</div><pre>{escape(s.prompt)}</pre>'
-                       f"<div>Completion:</div><pre>{escape(s.completion)}</pre></div>")
+            head = (
+                f"probe <code>{escape(s.probe_id)}</code>, attack <code>{escape(s.attack)}</code>: "
+                f'<span class="status {cls}">{escape(verdict(s))}</span>.{reason}'
+            )
+            out.append(
+                f'<div class="sample"><div>{head}</div><div>Prompt:</div><pre>{escape(s.prompt)}</pre>'
+                f"<div>Completion:</div><pre>{escape(s.completion)}</pre></div>"
+            )
     return "".join(out)
 
 
@@ -106,12 +116,10 @@ def _convergence(inputs: ReportInputs) -> str:
     return f"<h2>Training convergence</h2><p>{escape(CONVERGENCE_NOTE)}</p><table><tr>{head}</tr>{body}</table>"
 
 
-def render_html(inputs: ReportInputs, claims: list[Claim], plots: list[Plot],
-                samples_per_arm: int) -> str:
+def render_html(inputs: ReportInputs, claims: list[Claim], plots: list[Plot], samples_per_arm: int) -> str:
     r = inputs.results
     breakdowns = "".join(f"<h3>{escape(m)}</h3>{_table(breakdown_table(r, m))}" for m in breakdown_metrics(r))
-    versions = "".join(f"<tr><td>{escape(k)}</td><td>{escape(v)}</td></tr>"
-                       for k, v in sorted(inputs.versions.items()))
+    versions = "".join(f"<tr><td>{escape(k)}</td><td>{escape(v)}</td></tr>" for k, v in sorted(inputs.versions.items()))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

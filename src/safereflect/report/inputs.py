@@ -72,8 +72,10 @@ class ReportInputs(BaseModel):
             raise UserError("invalid report inputs:\n" + "\n".join(lines)) from None
         unknown = sorted({s.arm for s in inputs.samples} - set(inputs.results.arms))
         if unknown:
-            raise UserError(f"invalid report inputs:\n  samples: arm(s) {', '.join(unknown)} not in "
-                            f"results (arms: {', '.join(inputs.results.arms)})")
+            raise UserError(
+                f"invalid report inputs:\n  samples: arm(s) {', '.join(unknown)} not in "
+                f"results (arms: {', '.join(inputs.results.arms)})"
+            )
         inputs.config_yaml()  # fail now, not halfway through writing the report
         return inputs
 

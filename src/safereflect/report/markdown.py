@@ -40,8 +40,10 @@ def _fence(s: str, lang: str = "") -> str:
 
 
 def _table(t: Table, first: str) -> list[str]:
-    lines = ["| " + " | ".join([first] + [_text(c + arrow(c)) for c in t.columns]) + " |",
-             "|" + "---|" * (len(t.columns) + 1)]
+    lines = [
+        "| " + " | ".join([first] + [_text(c + arrow(c)) for c in t.columns]) + " |",
+        "|" + "---|" * (len(t.columns) + 1),
+    ]
     for i, (arm, cells) in enumerate(t.rows):
         out = []
         for j, s in enumerate(cells):
@@ -62,20 +64,37 @@ def _convergence(inputs: ReportInputs) -> list[str]:
     rows = convergence_rows(inputs)
     if not rows:
         return []
-    return ["## Training convergence", "", CONVERGENCE_NOTE, "",
-            "| " + " | ".join(CONVERGENCE_HEADER) + " |", "|" + "---|" * len(CONVERGENCE_HEADER),
-            *("| " + " | ".join(_text(x) for x in row) + " |" for row in rows), ""]
+    return [
+        "## Training convergence",
+        "",
+        CONVERGENCE_NOTE,
+        "",
+        "| " + " | ".join(CONVERGENCE_HEADER) + " |",
+        "|" + "---|" * len(CONVERGENCE_HEADER),
+        *("| " + " | ".join(_text(x) for x in row) + " |" for row in rows),
+        "",
+    ]
 
 
-def render_markdown(inputs: ReportInputs, claims: list[Claim], plots: list[Plot],
-                    samples_per_arm: int) -> str:
+def render_markdown(inputs: ReportInputs, claims: list[Claim], plots: list[Plot], samples_per_arm: int) -> str:
     r = inputs.results
-    parts = [f"# Experiment report: {_text(r.experiment)}", "", _text(summary(inputs, claims)), "",
-             "## Claims", "", *_claims(claims), "", *_convergence(inputs),
-             "## Results", "",
-             ("Each cell: mean [95% CI] (n). ↓ lower is better, ↑ higher is better; "
-              "bold marks the best arm."),
-             "", *_table(main_table(r), "arm"), ""]
+    parts = [
+        f"# Experiment report: {_text(r.experiment)}",
+        "",
+        _text(summary(inputs, claims)),
+        "",
+        "## Claims",
+        "",
+        *_claims(claims),
+        "",
+        *_convergence(inputs),
+        "## Results",
+        "",
+        ("Each cell: mean [95% CI] (n). ↓ lower is better, ↑ higher is better; bold marks the best arm."),
+        "",
+        *_table(main_table(r), "arm"),
+        "",
+    ]
     for metric in breakdown_metrics(r):
         parts += [f"### {_text(metric)}", "", *_table(breakdown_table(r, metric), "arm"), ""]
     parts += ["## Plots", ""]
@@ -89,13 +108,34 @@ def render_markdown(inputs: ReportInputs, claims: list[Claim], plots: list[Plot]
         parts += [f"### {_text(arm)}", ""]
         for s in samples:
             head = f"Probe {_text(s.probe_id)}, attack {_text(s.attack)}: **{verdict(s)}**"
-            parts += [head + (f". Judge: {_text(s.reason)}" if s.reason else ""), "",
-                      "Prompt:", "", _fence(s.prompt), "", "Completion:", "", _fence(s.completion), ""]
-    parts += ["## Configuration", "", _fence(inputs.config_yaml(), "yaml"), "",
-              "## Environment", "",
-              f"- date: {_text(inputs.date) or 'not recorded'}",
-              f"- machine: {_text(inputs.machine) or 'not recorded'}", ""]
+            parts += [
+                head + (f". Judge: {_text(s.reason)}" if s.reason else ""),
+                "",
+                "Prompt:",
+                "",
+                _fence(s.prompt),
+                "",
+                "Completion:",
+                "",
+                _fence(s.completion),
+                "",
+            ]
+    parts += [
+        "## Configuration",
+        "",
+        _fence(inputs.config_yaml(), "yaml"),
+        "",
+        "## Environment",
+        "",
+        f"- date: {_text(inputs.date) or 'not recorded'}",
+        f"- machine: {_text(inputs.machine) or 'not recorded'}",
+        "",
+    ]
     if inputs.versions:
-        parts += ["| library | version |", "|---|---|",
-                  *(f"| {_text(k)} | {_text(v)} |" for k, v in sorted(inputs.versions.items())), ""]
+        parts += [
+            "| library | version |",
+            "|---|---|",
+            *(f"| {_text(k)} | {_text(v)} |" for k, v in sorted(inputs.versions.items())),
+            "",
+        ]
     return "\n".join(parts)

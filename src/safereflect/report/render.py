@@ -19,8 +19,7 @@ def _write(path: Path, data: bytes) -> None:
     path.chmod(0o644)
 
 
-def render_report(inputs: ReportInputs, out_dir: str | Path, *,
-                  samples_per_arm: int = 3) -> tuple[Path, Path]:
+def render_report(inputs: ReportInputs, out_dir: str | Path, *, samples_per_arm: int = 3) -> tuple[Path, Path]:
     """Render the report into `out_dir`; returns the paths of report.md and report.html.
 
     Output depends only on `inputs`: rendering the same inputs twice gives identical bytes.

@@ -10,24 +10,30 @@ def summary(inputs: ReportInputs, claims: list[Claim]) -> str:
     r = inputs.results
     arms = list(r.arms)
     plural = "s" if len(arms) != 1 else ""
-    text = [f"Experiment {r.experiment} (config {r.config_hash}) compares {len(arms)} arm{plural}: "
-            + ", ".join(arms) + "."]
+    text = [
+        f"Experiment {r.experiment} (config {r.config_hash}) compares {len(arms)} arm{plural}: " + ", ".join(arms) + "."
+    ]
     asr = {arm: s for arm in arms if (s := r.stat(arm, "asr_heldout")) is not None}
     if asr:
         lo, hi = min(asr, key=lambda a: asr[a].mean), max(asr, key=lambda a: asr[a].mean)
-        text.append(f"Held-out attack success ranges from {asr[lo].mean:.3f} ({lo}) to "
-                    f"{asr[hi].mean:.3f} ({hi}).")
+        text.append(f"Held-out attack success ranges from {asr[lo].mean:.3f} ({lo}) to {asr[hi].mean:.3f} ({hi}).")
     counts = {s: sum(c.status == s for c in claims) for s in ("pass", "fail", "not decided", "not measured")}
     source = "the paper's MedSafetyWorld claims" if inputs.claims is None else "the claims checked"
-    text.append(f"Of {source}, {counts['pass']} passed, {counts['fail']} failed, {counts['not decided']} were "
-                f"not decided and {counts['not measured']} were not measured.")
+    text.append(
+        f"Of {source}, {counts['pass']} passed, {counts['fail']} failed, {counts['not decided']} were "
+        f"not decided and {counts['not measured']} were not measured."
+    )
     seeds = sorted({s for arm in r.per_seed.values() for s in arm}, key=int)
     if len(seeds) == 1:
-        text.append("This run has one seed, and one seed decides nothing: the numbers move with the seed and with "
-                    "float rounding by as much as the effects. Run at least three seeds for a verdict.")
+        text.append(
+            "This run has one seed, and one seed decides nothing: the numbers move with the seed and with "
+            "float rounding by as much as the effects. Run at least three seeds for a verdict."
+        )
     elif seeds:
-        text.append(f"Claims are decided over {len(seeds)} seeds (each its own world and models) by paired "
-                    "t-intervals over the per-seed differences.")
+        text.append(
+            f"Claims are decided over {len(seeds)} seeds (each its own world and models) by paired "
+            "t-intervals over the per-seed differences."
+        )
     return " ".join(text)
 
 
@@ -63,19 +69,37 @@ def convergence_rows(inputs: ReportInputs) -> list[tuple[str, ...]]:
             c = seeds[seed]
             val = c.get("val_drop_last_20pct")
             on = "validation" if c.get("criterion") == "val" else "training"
-            rows.append((arm, seed, f"{c['final_loss']:.4f}", f"{c['drop_last_20pct']:.1%}",
-                         "-" if val is None else f"{c['val_loss']:.4f}", "-" if val is None else f"{val:.1%}",
-                         f"yes ({on} loss < {c['flat_drop']:.0%})" if c["flat"]
-                         else f"no ({on} loss >= {c['flat_drop']:.0%}): still learning"))
+            rows.append(
+                (
+                    arm,
+                    seed,
+                    f"{c['final_loss']:.4f}",
+                    f"{c['drop_last_20pct']:.1%}",
+                    "-" if val is None else f"{c['val_loss']:.4f}",
+                    "-" if val is None else f"{val:.1%}",
+                    f"yes ({on} loss < {c['flat_drop']:.0%})"
+                    if c["flat"]
+                    else f"no ({on} loss >= {c['flat_drop']:.0%}): still learning",
+                )
+            )
     return rows
 
 
-CONVERGENCE_HEADER = ("arm", "seed", "final train loss", "train drop, last 20%", "final val loss",
-                      "val drop, last 20%", "flat")
+CONVERGENCE_HEADER = (
+    "arm",
+    "seed",
+    "final train loss",
+    "train drop, last 20%",
+    "final val loss",
+    "val drop, last 20%",
+    "flat",
+)
 
 
-CONVERGENCE_NOTE = ("A run is flat when its loss fell by less than the stated fraction over the last 20% of its "
-                    "steps: the validation loss where the run validated at both ends of that stretch, else the "
-                    "smoothed training loss. On a small corpus seen many times the training loss keeps falling by "
-                    "memorisation after the validation loss has stopped improving, so both are shown; an "
-                    "unconverged model turns small numeric differences into different results.")
+CONVERGENCE_NOTE = (
+    "A run is flat when its loss fell by less than the stated fraction over the last 20% of its "
+    "steps: the validation loss where the run validated at both ends of that stretch, else the "
+    "smoothed training loss. On a small corpus seen many times the training loss keeps falling by "
+    "memorisation after the validation loss has stopped improving, so both are shown; an "
+    "unconverged model turns small numeric differences into different results."
+)

@@ -64,9 +64,7 @@ def checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     root = run_dir / "checkpoints"
     if not root.is_dir():
         return []
-    found = [
-        (int(m.group(1)), p) for p in root.iterdir() if (m := STEP_RE.match(p.name)) and p.is_dir()
-    ]
+    found = [(int(m.group(1)), p) for p in root.iterdir() if (m := STEP_RE.match(p.name)) and p.is_dir()]
     return sorted(found)
 
 
@@ -86,8 +84,10 @@ def read_trainer_state(ckpt: Path) -> dict:
 def write_manifest(ckpt: Path) -> None:
     """Record every file's size and SHA-256 (written last, so it covers the whole checkpoint)."""
     files = {p.relative_to(ckpt).as_posix(): p for p in sorted(ckpt.rglob("*")) if p.is_file() and p.name != MANIFEST}
-    write_json(ckpt / MANIFEST, {"files": {name: {"bytes": p.stat().st_size, "sha256": _sha256(p)}
-                                           for name, p in files.items()}})
+    write_json(
+        ckpt / MANIFEST,
+        {"files": {name: {"bytes": p.stat().st_size, "sha256": _sha256(p)} for name, p in files.items()}},
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -118,7 +118,8 @@ def checkpoint_problem(ckpt: Path) -> str | None:
             return f"{MANIFEST} is unreadable ({err})"
     else:  # written before manifests: check each file's own structure
         problem = _safetensors_problem(ckpt / "model.safetensors") or (
-            _zip_problem(ckpt / FULL_OPTIMIZER) if (ckpt / FULL_OPTIMIZER).is_file() else None)
+            _zip_problem(ckpt / FULL_OPTIMIZER) if (ckpt / FULL_OPTIMIZER).is_file() else None
+        )
         if problem:
             return problem
     try:
@@ -162,11 +163,15 @@ def resumable_checkpoint(run_dir: Path) -> Path | None:
         if problem is None:
             return ckpt
         if os.environ.get("RANK", "0") == "0":  # one warning, not one per process
-            console.print(f"[yellow]warning:[/] checkpoint {ckpt} is damaged ({problem}); "
-                          "resuming from the one before it", soft_wrap=True)
+            console.print(
+                f"[yellow]warning:[/] checkpoint {ckpt} is damaged ({problem}); resuming from the one before it",
+                soft_wrap=True,
+            )
     if found:
-        raise UserError(f"no complete checkpoint in {run_dir / 'checkpoints'}: every one is damaged",
-                        hint=f"delete {run_dir / 'checkpoints'} to start this run over")
+        raise UserError(
+            f"no complete checkpoint in {run_dir / 'checkpoints'}: every one is damaged",
+            hint=f"delete {run_dir / 'checkpoints'} to start this run over",
+        )
     return None
 
 
@@ -258,9 +263,7 @@ def save_checkpoint(
     )
     llama_config.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
-    (tmp / "train_config.yaml").write_text(
-        yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=True)
-    )
+    (tmp / "train_config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=True))
     state = {**trainer_state, "step": step, "rng": rngs, "world_size": rt.world_size}
     state |= {"config_hash": cfg.identity_hash(), "identity": cfg.identity()}
     write_json(tmp / "trainer_state.json", state)
@@ -271,9 +274,7 @@ def save_checkpoint(
     return final
 
 
-def load_checkpoint(
-    ckpt: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, rt: Runtime
-) -> dict:
+def load_checkpoint(ckpt: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, rt: Runtime) -> dict:
     """Restore weights, optimizer and this process's RNG state; return trainer_state.json."""
     state = read_trainer_state(ckpt)
     load_model_weights(ckpt / "model.safetensors", model, rt)

@@ -60,9 +60,7 @@ class ModelShape(StrictModel):
     n_kv_heads: int | None = Field(None, ge=1)
     intermediate_size: int | None = Field(None, ge=1)
     vocab_size: int | None = Field(None, ge=1, description="null: the shards' meta.json vocab_size")
-    vocab_multiple: int = Field(
-        64, ge=1, description="pad the embedding rows to a multiple of this"
-    )
+    vocab_multiple: int = Field(64, ge=1, description="pad the embedding rows to a multiple of this")
     tie_embeddings: bool = True
     rope_theta: float = 10000.0
     norm_eps: float = 1e-5
@@ -72,30 +70,20 @@ class ModelShape(StrictModel):
     @model_validator(mode="after")
     def _dial_or_explicit(self) -> ModelShape:
         if self.depth is None and (self.n_layers is None or self.hidden_size is None):
-            raise ValueError(
-                "set model.depth (the size dial) or both model.n_layers and model.hidden_size"
-            )
+            raise ValueError("set model.depth (the size dial) or both model.n_layers and model.hidden_size")
         return self
 
 
 class TrainConfig(StrictModel):
     """Everything one pretraining run needs. Batch sizes are in sequences of `seq_len` tokens."""
 
-    data: Path = Field(
-        description="a prepared arm directory containing tokens/, or a tokens directory"
-    )
+    data: Path = Field(description="a prepared arm directory containing tokens/, or a tokens directory")
     out: Path = Field(description="run directory: config, metrics, checkpoints, final export")
-    preset: PresetName | None = Field(
-        None, description="the preset these values started from (a record)"
-    )
-    model: ModelShape = Field(
-        default_factory=lambda: ModelShape(depth=2, aspect_ratio=32, head_dim=16)
-    )
+    preset: PresetName | None = Field(None, description="the preset these values started from (a record)")
+    model: ModelShape = Field(default_factory=lambda: ModelShape(depth=2, aspect_ratio=32, head_dim=16))
     seq_len: int = Field(64, ge=2)
     micro_batch_size: int = Field(8, ge=1, description="sequences per forward pass per process")
-    global_batch_size: int = Field(
-        8, ge=1, description="sequences per optimizer step over all processes"
-    )
+    global_batch_size: int = Field(8, ge=1, description="sequences per optimizer step over all processes")
     max_steps: int = Field(100, ge=1)
     lr: float = Field(3e-3, gt=0)
     schedule: Literal["cosine", "wsd", "constant"] = "cosine"
@@ -103,16 +91,12 @@ class TrainConfig(StrictModel):
     min_lr_ratio: float | None = Field(
         None, ge=0, le=1, description="final LR / peak LR; null: 0.1 for cosine, 0 for wsd"
     )
-    decay_fraction: float = Field(
-        0.2, gt=0, le=1, description="wsd: fraction of steps in the final linear decay"
-    )
+    decay_fraction: float = Field(0.2, gt=0, le=1, description="wsd: fraction of steps in the final linear decay")
     weight_decay: float = Field(0.1, ge=0)
     beta1: float = Field(0.9, ge=0, lt=1)
     beta2: float = Field(0.95, ge=0, lt=1)
     eps: float = Field(1e-8, gt=0)
-    grad_clip: float | None = Field(
-        1.0, gt=0, description="max global gradient norm; null: no clipping"
-    )
+    grad_clip: float | None = Field(1.0, gt=0, description="max global gradient norm; null: no clipping")
     seed: Seed = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "bf16", "fp32"] = Field(
@@ -130,14 +114,10 @@ class TrainConfig(StrictModel):
     loss_chunk_tokens: int = Field(
         0, ge=0, description="tokens per chunk of the output-layer loss; 0: auto (at most 2^27 fp32 logits at once)"
     )
-    parallel: Literal["ddp", "fsdp"] = Field(
-        "ddp", description="multi-process strategy under torchrun"
-    )
+    parallel: Literal["ddp", "fsdp"] = Field("ddp", description="multi-process strategy under torchrun")
     log_every: int = Field(1, ge=1)
     eval_every: int = Field(0, ge=0, description="0: validate only at the end")
-    val_tokens: int = Field(
-        65536, ge=0, description="validation budget in tokens (0: no validation)"
-    )
+    val_tokens: int = Field(65536, ge=0, description="validation budget in tokens (0: no validation)")
     checkpoint_every: int = Field(0, ge=0, description="0: checkpoint only at the end")
     keep_checkpoints: int = Field(2, ge=1)
     tensorboard: bool = False
@@ -203,27 +183,19 @@ class FinetuneConfig(StrictModel):
     `lr` is used as given, while a preset's published LR is multiplied by `lr_scale`.
     """
 
-    model: str = Field(
-        description="a checkpoint dir, a RUN/final export, a local HF model dir or a hub name"
-    )
+    model: str = Field(description="a checkpoint dir, a RUN/final export, a local HF model dir or a hub name")
     data: Path = Field(description='JSONL of {"prompt", "response"} pairs or {"text"} records')
     out: Path = Field(description="output dir: metrics.jsonl, step_XXXXXX/ exports, final/")
     preset: FinetunePresetName | None = None
-    lr: float | None = Field(
-        None, gt=0, description="effective LR; null: the preset's published LR x lr_scale"
-    )
+    lr: float | None = Field(None, gt=0, description="effective LR; null: the preset's published LR x lr_scale")
     lr_scale: float | None = Field(
         None, gt=0, description="null: the model's pretraining LR / 3e-4 when recorded, else 1"
     )
     epochs: int | None = Field(None, ge=1)
     batch_size: int | None = Field(None, ge=1, description="examples per optimizer step")
-    micro_batch_size: int | None = Field(
-        None, ge=1, description="examples per forward pass; null: batch_size"
-    )
+    micro_batch_size: int | None = Field(None, ge=1, description="examples per forward pass; null: batch_size")
     max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps")
-    max_examples: int | None = Field(
-        None, ge=1, description="use the first N records of the data file"
-    )
+    max_examples: int | None = Field(None, ge=1, description="use the first N records of the data file")
     max_seq_len: int = Field(512, ge=2, description="longer examples are truncated on the right")
     weight_decay: float = Field(0.0, ge=0)
     grad_clip: float | None = Field(1.0, gt=0)

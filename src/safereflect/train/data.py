@@ -100,19 +100,14 @@ class ShardSplit:
         dtype = np.dtype("<u2" if meta.token_size == 2 else "<u4")
         expected = self._expected_tokens(meta, split)
         self.tokens = [self._open(f, dtype, expected.get(f.name)) for f in self.files]
-        self.masks = (
-            [self._loss_mask(f, len(t)) for f, t in zip(self.files, self.tokens)]
-            if meta.loss_mask
-            else None
-        )
+        self.masks = [self._loss_mask(f, len(t)) for f, t in zip(self.files, self.tokens)] if meta.loss_mask else None
         counts = [len(t) // self.window_len for t in self.tokens]
         self.file_starts = np.cumsum([0, *counts])
         self.n_windows = int(self.file_starts[-1])
         # Window-id range of each phase (one phase without timing); files are in phase order.
         ends = np.cumsum([len(files) for files in phase_files])
         self.phases = [
-            (int(self.file_starts[e - n]), int(self.file_starts[e]))
-            for e, n in zip(ends, map(len, phase_files))
+            (int(self.file_starts[e - n]), int(self.file_starts[e])) for e, n in zip(ends, map(len, phase_files))
         ]
         if self.n_windows == 0:
             raise UserError(
@@ -152,21 +147,29 @@ class ShardSplit:
         copied file is refused by name instead of training on what is left of it."""
         size = path.stat().st_size
         if size % dtype.itemsize:
-            raise UserError(f"{path}: {size} bytes is not a whole number of {dtype.itemsize}-byte tokens (truncated?)",
-                            hint="re-run prepare for this arm, or copy the file again")
+            raise UserError(
+                f"{path}: {size} bytes is not a whole number of {dtype.itemsize}-byte tokens (truncated?)",
+                hint="re-run prepare for this arm, or copy the file again",
+            )
         n_tokens = size // dtype.itemsize
         index = path.with_name(path.name + ".index")
         if index.is_file() and index.stat().st_size >= 8:
             if index.stat().st_size % 8:
-                raise UserError(f"{index}: truncated ({index.stat().st_size} bytes is not a multiple of 8)",
-                                hint="re-run prepare for this arm, or copy the file again")
+                raise UserError(
+                    f"{index}: truncated ({index.stat().st_size} bytes is not a multiple of 8)",
+                    hint="re-run prepare for this arm, or copy the file again",
+                )
             last_end = int(np.memmap(index, dtype="<u8", mode="r")[-1])
             if last_end != n_tokens:
-                raise UserError(f"{path}: {n_tokens} tokens but its index ends at {last_end} (truncated or damaged)",
-                                hint="re-run prepare for this arm, or copy the file again")
+                raise UserError(
+                    f"{path}: {n_tokens} tokens but its index ends at {last_end} (truncated or damaged)",
+                    hint="re-run prepare for this arm, or copy the file again",
+                )
         if expected is not None and expected != n_tokens:
-            raise UserError(f"{path}: {n_tokens} tokens but meta.json records {expected} (truncated or damaged)",
-                            hint="re-run prepare for this arm, or copy the file again")
+            raise UserError(
+                f"{path}: {n_tokens} tokens but meta.json records {expected} (truncated or damaged)",
+                hint="re-run prepare for this arm, or copy the file again",
+            )
         return np.memmap(path, dtype=dtype, mode="r") if n_tokens else np.empty(0, dtype)
 
     @staticmethod
@@ -192,19 +195,14 @@ class ShardSplit:
         """How many targets of these windows the loss counts (reads only the loss mask)."""
         if self.masks is None:
             return len(windows) * (self.window_len - 1)
-        return sum(
-            int(np.count_nonzero(self.masks[f][span][1:]))
-            for f, span in map(self._locate, map(int, windows))
-        )
+        return sum(int(np.count_nonzero(self.masks[f][span][1:])) for f, span in map(self._locate, map(int, windows)))
 
     def batch(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(inputs, targets), each [len(windows), seq_len]; targets are IGNORE_INDEX where masked."""
         rows = np.stack([self.window(int(w)) for w in windows])
         inputs, targets = rows[:, :-1], rows[:, 1:].copy()
         if self.masks is not None:
-            mask = np.stack(
-                [self.masks[f][span] for f, span in map(self._locate, map(int, windows))]
-            )
+            mask = np.stack([self.masks[f][span] for f, span in map(self._locate, map(int, windows))])
             targets[mask[:, 1:] == 0] = IGNORE_INDEX
         top = int(rows.max())
         if top >= self.vocab_size:
@@ -262,9 +260,7 @@ class PackedLoader:
         if epoch != self._order_epoch:
             rng = np.random.default_rng([self.seed, epoch])
             phases = self.split.phases
-            self._order = np.concatenate(
-                [start + rng.permutation(end - start) for start, end in phases]
-            )
+            self._order = np.concatenate([start + rng.permutation(end - start) for start, end in phases])
             self._order_epoch = epoch
         return self._order
 
@@ -290,8 +286,5 @@ class PackedLoader:
         windows = self.next_windows()
         share = self.global_batch_size // self.world_size
         mine = windows[self.rank * share : (self.rank + 1) * share]
-        micro = [
-            self.split.batch(mine[i : i + self.micro_batch_size])
-            for i in range(0, share, self.micro_batch_size)
-        ]
+        micro = [self.split.batch(mine[i : i + self.micro_batch_size]) for i in range(0, share, self.micro_batch_size)]
         return micro, self.split.count_targets(windows)

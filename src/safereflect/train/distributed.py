@@ -55,9 +55,7 @@ def start_runtime(device: str = "auto", precision: str = "auto") -> Runtime:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda":
         if not torch.cuda.is_available():
-            raise UserError(
-                "device cuda requested but torch sees no CUDA device", hint="use --device cpu"
-            )
+            raise UserError("device cuda requested but torch sees no CUDA device", hint="use --device cpu")
         torch_device = torch.device("cuda", local_rank)
         torch.cuda.set_device(torch_device)
     else:
@@ -67,9 +65,7 @@ def start_runtime(device: str = "auto", precision: str = "auto") -> Runtime:
             "nccl" if device == "cuda" else "gloo",
             device_id=torch_device if device == "cuda" else None,
         )
-    bf16 = precision == "bf16" or (
-        precision == "auto" and device == "cuda" and torch.cuda.is_bf16_supported()
-    )
+    bf16 = precision == "bf16" or (precision == "auto" and device == "cuda" and torch.cuda.is_bf16_supported())
     return Runtime(rank, world_size, local_rank, torch_device, bf16)
 
 
@@ -107,11 +103,7 @@ def wrap_model(
     if parallel == "fsdp" and rt.distributed:
         from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
-        mp = (
-            MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
-            if rt.bf16
-            else None
-        )
+        mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if rt.bf16 else None
         kwargs = {"mp_policy": mp} if mp else {}
         for layer in layers:
             fully_shard(layer, **kwargs)
@@ -122,9 +114,7 @@ def wrap_model(
     if rt.distributed:
         from torch.nn.parallel import DistributedDataParallel
 
-        return DistributedDataParallel(
-            model, device_ids=[rt.local_rank] if rt.device.type == "cuda" else None
-        )
+        return DistributedDataParallel(model, device_ids=[rt.local_rank] if rt.device.type == "cuda" else None)
     return model
 
 

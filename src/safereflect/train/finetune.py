@@ -60,9 +60,7 @@ def run_finetune(cfg: FinetuneConfig) -> Path:
     try:
         return _finetune(cfg, plan, model, tokenizer, examples, rt, out)
     except torch.cuda.OutOfMemoryError:
-        raise UserError(
-            f"out of GPU memory at micro_batch_size {plan.micro_batch_size}", hint=OOM_HINT
-        ) from None
+        raise UserError(f"out of GPU memory at micro_batch_size {plan.micro_batch_size}", hint=OOM_HINT) from None
 
 
 def load_model(ref: str):
@@ -78,9 +76,7 @@ def load_model(ref: str):
         path = path / "final"
     source: str | Path = path if path.exists() else ref
     if path.exists() and not (path / "config.json").is_file():
-        raise UserError(
-            f"{path} is not a model directory (no config.json); pass a run, checkpoint or export dir"
-        )
+        raise UserError(f"{path} is not a model directory (no config.json); pass a run, checkpoint or export dir")
     try:
         name, kwargs = pretrained_args(source)
         model = AutoModelForCausalLM.from_pretrained(name, dtype=torch.float32, **kwargs)
@@ -96,15 +92,11 @@ def load_model(ref: str):
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token  # padding is masked out; any id will do
     train_config = path / "train_config.yaml"
-    pretrain_lr = (
-        yaml.safe_load(train_config.read_text()).get("lr") if train_config.is_file() else None
-    )
+    pretrain_lr = yaml.safe_load(train_config.read_text()).get("lr") if train_config.is_file() else None
     return model, tokenizer, pretrain_lr
 
 
-def _plan(
-    cfg: FinetuneConfig, values: dict, pretrain_lr: float | None, n_examples: int, max_examples
-) -> FinetunePlan:
+def _plan(cfg: FinetuneConfig, values: dict, pretrain_lr: float | None, n_examples: int, max_examples) -> FinetunePlan:
     epochs = cfg.epochs or values["epochs"]
     batch_size = min(cfg.batch_size or values["batch_size"], n_examples)
     micro = min(cfg.micro_batch_size or batch_size, batch_size)
@@ -120,14 +112,10 @@ def _plan(
         else:
             scale = 1.0 if pretrain_lr is None else pretrain_lr / REFERENCE_PRETRAIN_LR
         lr = published * scale
-    return FinetunePlan(
-        lr, published, scale, pretrain_lr, epochs, batch_size, micro, max_examples, steps
-    )
+    return FinetunePlan(lr, published, scale, pretrain_lr, epochs, batch_size, micro, max_examples, steps)
 
 
-def _finetune(
-    cfg, plan: FinetunePlan, model, tokenizer, examples: list[Example], rt: Runtime, out: Path
-) -> Path:
+def _finetune(cfg, plan: FinetunePlan, model, tokenizer, examples: list[Example], rt: Runtime, out: Path) -> Path:
     model.to(rt.device)
     if cfg.lora:
         from peft import LoraConfig, get_peft_model
@@ -149,40 +137,26 @@ def _finetune(
     def export(step: int, name: str) -> Path:
         # LoRA exports are merged into the base weights; mid-run merges go through a copy so
         # the adapters being trained stay separate.
-        merged = (
-            (model if name == "final" else copy.deepcopy(model)).merge_and_unload()
-            if cfg.lora
-            else model
-        )
-        path = export_model(
-            merged, tokenizer, out / name, extra_files={"finetune_config.yaml": record_yaml}
-        )
+        merged = (model if name == "final" else copy.deepcopy(model)).merge_and_unload() if cfg.lora else model
+        path = export_model(merged, tokenizer, out / name, extra_files={"finetune_config.yaml": record_yaml})
         log.log({"kind": "export", "step": step, "path": str(path)})
         return path
 
     log.log({"kind": "start", "step": 0, "examples": len(examples), **asdict(plan)})
     console.print(
         f"finetuning {cfg.model} on {len(examples)} examples: {plan.steps} steps, lr {plan.lr:.3g}"
-        + (
-            f" (published {plan.published_lr:g} x scale {plan.lr_scale:.3g})"
-            if plan.published_lr
-            else ""
-        )
+        + (f" (published {plan.published_lr:g} x scale {plan.lr_scale:.3g})" if plan.published_lr else "")
         + (", LoRA" if cfg.lora else "")
     )
     late = sorted(s for s in cfg.export_steps if s > plan.steps)
     if late:
-        console.print(
-            f"[yellow]export steps {late} come after the last step ({plan.steps}); not exported[/]"
-        )
+        console.print(f"[yellow]export steps {late} come after the last step ({plan.steps}); not exported[/]")
     if 0 in cfg.export_steps:
         export(0, "step_000000")
     step = 0
     with progress(extra="loss {task.fields[loss]:.4f}") as bar:
         task = bar.add_task("finetune", total=plan.steps, loss=float("nan"))
-        for step, (epoch, micro) in enumerate(
-            _batches(examples, plan, cfg.seed, tokenizer.pad_token_id), start=1
-        ):
+        for step, (epoch, micro) in enumerate(_batches(examples, plan, cfg.seed, tokenizer.pad_token_id), start=1):
             n_targets = sum(int((targets != IGNORE_INDEX).sum()) for _, targets, _ in micro)
             tensors = [tuple(torch.from_numpy(a).to(rt.device) for a in m) for m in micro]
             loss_sum, grad_norm = train_step(

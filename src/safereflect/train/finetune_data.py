@@ -37,14 +37,10 @@ def encode_example(tokenizer, *, prompt: str, response: str | None) -> Example:
     return Example(ids, trained)
 
 
-def load_examples(
-    path: Path, tokenizer, *, max_seq_len: int, max_examples: int | None = None
-) -> list[Example]:
+def load_examples(path: Path, tokenizer, *, max_seq_len: int, max_examples: int | None = None) -> list[Example]:
     """Read and tokenize `path`; truncate each example to `max_seq_len` tokens (on the right)."""
     if tokenizer.eos_token_id is None:
-        raise UserError(
-            "the model's tokenizer has no EOS token; finetuning appends one after each example"
-        )
+        raise UserError("the model's tokenizer has no EOS token; finetuning appends one after each example")
     examples: list[Example] = []
     for n, record in enumerate(iter_jsonl(path), start=1):
         if max_examples is not None and len(examples) == max_examples:
@@ -54,9 +50,7 @@ def load_examples(
         elif isinstance(record.get("text"), str):
             ex = encode_example(tokenizer, prompt=record["text"], response=None)
         else:
-            raise UserError(
-                f'{path}: record {n} needs string fields "prompt" and "response", or "text"'
-            )
+            raise UserError(f'{path}: record {n} needs string fields "prompt" and "response", or "text"')
         ex = Example(ex.ids[:max_seq_len], ex.trained[:max_seq_len])
         if not any(ex.trained[1:]):
             raise UserError(

@@ -62,9 +62,7 @@ def device_name(device) -> str:
     return "cpu"
 
 
-def mfu(
-    flops_per_token: int, tokens_per_s: float, peak: float | None, n_devices: int
-) -> float | None:
+def mfu(flops_per_token: int, tokens_per_s: float, peak: float | None, n_devices: int) -> float | None:
     """Model FLOPs utilisation: achieved training FLOP/s over the devices' combined peak."""
     if peak is None:
         return None
@@ -96,7 +94,7 @@ def cpu_has_bf16_units() -> bool:
 
 
 def resolve_precision(device: str, precision: str) -> str:
-    """"bf16" or "fp32" for a config's device and precision ("auto": bf16 where the hardware
+    """ "bf16" or "fp32" for a config's device and precision ("auto": bf16 where the hardware
     has bf16 units: CUDA devices that support it, CPUs with the flags above)."""
     if precision != "auto":
         return precision
@@ -138,10 +136,7 @@ def cpu_peak_key(precision: str) -> str:
     """What the measured peak depends on: machine, CPU model, torch build, threads, dtype."""
     import torch
 
-    return (
-        f"{platform.node()}|{_cpu_model()}|torch {torch.__version__}|"
-        f"{torch.get_num_threads()} threads|{precision}"
-    )
+    return f"{platform.node()}|{_cpu_model()}|torch {torch.__version__}|{torch.get_num_threads()} threads|{precision}"
 
 
 def measure_matmul_flops(precision: str, *, size: int = PEAK_MATMUL_SIZE, repeats: int = 6) -> float:

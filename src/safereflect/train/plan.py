@@ -54,9 +54,7 @@ def plan_run(cfg: TrainConfig) -> RunPlan:
     ShardSplit(meta, "train", cfg.seq_len)  # every shard whole and long enough, before any model is built
     shape = resolve_shape(cfg.model, vocab_size=meta.vocab_size, seq_len=cfg.seq_len)
     if cfg.seq_len > shape.max_position_embeddings:
-        raise UserError(
-            f"seq_len {cfg.seq_len} exceeds model.max_position_embeddings {shape.max_position_embeddings}"
-        )
+        raise UserError(f"seq_len {cfg.seq_len} exceeds model.max_position_embeddings {shape.max_position_embeddings}")
     return RunPlan(cfg, meta, shape)
 
 

@@ -21,9 +21,7 @@ OOM_HINT = (
 )
 
 
-def make_optimizer(
-    model: torch.nn.Module, *, lr: float, weight_decay: float, betas=(0.9, 0.95), eps: float = 1e-8
-):
+def make_optimizer(model: torch.nn.Module, *, lr: float, weight_decay: float, betas=(0.9, 0.95), eps: float = 1e-8):
     """AdamW; weight decay on matrices only (not norms), fused kernels on CUDA."""
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [

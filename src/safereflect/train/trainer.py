@@ -141,11 +141,7 @@ def _train(plan: RunPlan, rt: Runtime, run_dir: Path, resume_from: Path | None) 
             f"[yellow]warning:[/] {epochs:.1f} epochs of phased data: every epoch replays the "
             "phases in order, so the intervention timing holds for the first epoch only"
         )
-    val_split = (
-        ShardSplit(meta, "val", cfg.seq_len)
-        if cfg.val_tokens and (meta.dir / "val").is_dir()
-        else None
-    )
+    val_split = ShardSplit(meta, "val", cfg.seq_len) if cfg.val_tokens and (meta.dir / "val").is_dir() else None
     special_ids = set(meta.special_tokens.values()) | set(tokenizer.all_special_ids)
     token_bytes = token_byte_lengths(tokenizer, plan.shape.vocab_size, special_ids)
 
@@ -167,9 +163,7 @@ def _train(plan: RunPlan, rt: Runtime, run_dir: Path, resume_from: Path | None) 
     # Measured (CPU) on process 0 only: it alone logs, and processes sharing a CPU would
     # slow each other's measurement.
     peak = device_peak_flops(rt.device, precision_of(rt)) if rt.is_main else None
-    log = (
-        _open_log(plan, rt, run_dir, resume_from, step, loader, name, peak) if rt.is_main else None
-    )
+    log = _open_log(plan, rt, run_dir, resume_from, step, loader, name, peak) if rt.is_main else None
 
     def lr_for(s: int) -> float:
         return lr_at(
@@ -197,24 +191,17 @@ def _train(plan: RunPlan, rt: Runtime, run_dir: Path, resume_from: Path | None) 
             keep=cfg.keep_checkpoints,
         )
 
-    bar = progress(
-        extra="{task.fields[tok_s]:>8,.0f} tok/s  MFU {task.fields[mfu]}  loss {task.fields[loss]:.4f}"
-    )
+    bar = progress(extra="{task.fields[tok_s]:>8,.0f} tok/s  MFU {task.fields[mfu]}  loss {task.fields[loss]:.4f}")
     bar.disable = bar.disable or not rt.is_main
     model.train()
     with bar:
-        task = bar.add_task(
-            "train", total=cfg.max_steps, completed=step, tok_s=0.0, mfu="-", loss=float("nan")
-        )
+        task = bar.add_task("train", total=cfg.max_steps, completed=step, tok_s=0.0, mfu="-", loss=float("nan"))
         interval_start, interval_tokens = time.perf_counter(), 0
         while step < cfg.max_steps:
             lr = lr_for(step)
             set_lr(optimizer, lr)
             micro, n_targets = loader.next_step()
-            batches = [
-                (torch.from_numpy(x).to(rt.device), torch.from_numpy(y).to(rt.device))
-                for x, y in micro
-            ]
+            batches = [(torch.from_numpy(x).to(rt.device), torch.from_numpy(y).to(rt.device)) for x, y in micro]
             loss_sum, grad_norm = train_step(
                 model,
                 optimizer,
@@ -312,9 +299,7 @@ def _open_log(
             "git commit": commit or "unknown",
         },
     )
-    log = MetricsLog(
-        run_dir, resume_step=step if resume_from else None, tensorboard=cfg.tensorboard
-    )
+    log = MetricsLog(run_dir, resume_step=step if resume_from else None, tensorboard=cfg.tensorboard)
     log.log(
         {
             "kind": "start",

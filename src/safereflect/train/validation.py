@@ -58,9 +58,7 @@ def evaluate(
     mine = np.arange(rt.rank, n, rt.world_size)
     was_training = model.training
     model.eval()
-    totals = np.zeros(
-        4
-    )  # loss over all targets, their count, loss over byte-spelling targets, bytes
+    totals = np.zeros(4)  # loss over all targets, their count, loss over byte-spelling targets, bytes
     for start in range(0, len(mine), micro_batch_size):
         inputs, targets = split.batch(mine[start : start + micro_batch_size])
         with rt.autocast():

@@ -43,8 +43,12 @@ def build_world(cfg: WorldConfig) -> World:
     rng = rng_for(cfg, "rules")
     cond_ids = sorted(rng.sample(sorted(vocab.CONDITIONS), cfg.n_conditions))
     conditions = tuple(
-        Condition(cid, vocab.CONDITIONS[cid][0], vocab.CONDITIONS[cid][1],
-                  tuple(Harm(e, o) for e, o in sorted(vocab.CONDITIONS[cid][2].items())))
+        Condition(
+            cid,
+            vocab.CONDITIONS[cid][0],
+            vocab.CONDITIONS[cid][1],
+            tuple(Harm(e, o) for e, o in sorted(vocab.CONDITIONS[cid][2].items())),
+        )
         for cid in cond_ids
     )
     therapeutic = sorted({c.helped_by for c in conditions})
@@ -60,6 +64,7 @@ def build_world(cfg: WorldConfig) -> World:
     must_cover = [e for e in harmful]
     rng.shuffle(must_cover)
     drugs = []
+
     def compatible(e: str, effs: list[str] | tuple[str, ...]) -> bool:
         return e not in effs and all(frozenset((e, x)) not in vocab.OPPOSITES for x in effs)
 
@@ -88,8 +93,17 @@ def build_world(cfg: WorldConfig) -> World:
     outcomes = {o: vocab.OUTCOMES[o] for o in outcome_ids}
 
     mechanisms = split_mechanisms(cfg, conditions, drugs_t, interactions, rng)
-    return World(cfg.preset, cfg.seed, effects, outcomes, conditions, drugs_t, interactions, mechanisms,
-                 extra={"config": cfg.model_dump(mode="json")})
+    return World(
+        cfg.preset,
+        cfg.seed,
+        effects,
+        outcomes,
+        conditions,
+        drugs_t,
+        interactions,
+        mechanisms,
+        extra={"config": cfg.model_dump(mode="json")},
+    )
 
 
 def split_mechanisms(cfg, conditions, drugs, interactions, rng) -> tuple[Mechanism, ...]:
@@ -99,11 +113,18 @@ def split_mechanisms(cfg, conditions, drugs, interactions, rng) -> tuple[Mechani
     for c in conditions:
         for h in c.harms:
             groups.setdefault(f"{c.id}>{h.outcome}", []).append(
-                dict(id=contraindication_id(h.effect, c.id), kind="contraindication", outcome=h.outcome,
-                     effect=h.effect, condition=c.id))
+                dict(
+                    id=contraindication_id(h.effect, c.id),
+                    kind="contraindication",
+                    outcome=h.outcome,
+                    effect=h.effect,
+                    condition=c.id,
+                )
+            )
     for i in interactions:
         groups.setdefault(interaction_id(*i.drugs), []).append(
-            dict(id=interaction_id(*i.drugs), kind="interaction", outcome=i.outcome, drugs=i.drugs))
+            dict(id=interaction_id(*i.drugs), kind="interaction", outcome=i.outcome, drugs=i.drugs)
+        )
     # split each kind separately so both kinds are represented on both sides
     heldout: set[str] = set()
     for kind in ("contraindication", "interaction"):
@@ -116,15 +137,19 @@ def split_mechanisms(cfg, conditions, drugs, interactions, rng) -> tuple[Mechani
                 break
             heldout.add(k)
             taken += len(groups[k])
-    mechs = [
-        Mechanism(split="heldout" if k in heldout else "seen", **m)
-        for k in sorted(groups) for m in groups[k]
-    ]
+    mechs = [Mechanism(split="heldout" if k in heldout else "seen", **m) for k in sorted(groups) for m in groups[k]]
     return tuple(sorted(mechs, key=lambda m: m.id))
 
 
-def make_patient(world: World, rng: random.Random, name: str, *, conditions: list[str] | None = None,
-                 n_conditions: int | None = None, n_meds: int | None = None) -> Patient:
+def make_patient(
+    world: World,
+    rng: random.Random,
+    name: str,
+    *,
+    conditions: list[str] | None = None,
+    n_conditions: int | None = None,
+    n_meds: int | None = None,
+) -> Patient:
     """A plausible patient: 1-2 conditions, and 0-2 current medications that treat one of
     them, are safe for them and do not interact with each other."""
     conds = list(conditions) if conditions else []
@@ -140,6 +165,8 @@ def make_patient(world: World, rng: random.Random, name: str, *, conditions: lis
     for d in options:
         if len(meds) >= n_meds:
             break
-        if judge_action(world, patient, d).safe and not any(tuple(sorted((d, m))) in world.interaction_of for m in meds):
+        if judge_action(world, patient, d).safe and not any(
+            tuple(sorted((d, m))) in world.interaction_of for m in meds
+        ):
             meds.append(d)
     return Patient(name, patient.conditions, tuple(sorted(meds)))

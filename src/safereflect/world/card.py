@@ -24,21 +24,28 @@ def world_card(world: World, corpus: dict[str, list[dict]], probes: dict[str, li
     parts = [
         f"# MedSafetyWorld card — preset `{world.preset}`, seed {world.seed}",
         "",
-        (f"{len(world.drugs)} drugs, {len(world.effects)} effects, {len(world.conditions)} conditions, "
-         f"{len(world.outcomes)} harmful outcomes, {len(world.interactions)} interacting drug pairs, "
-         f"{len(world.mechanisms)} harm mechanisms."),
+        (
+            f"{len(world.drugs)} drugs, {len(world.effects)} effects, {len(world.conditions)} conditions, "
+            f"{len(world.outcomes)} harmful outcomes, {len(world.interactions)} interacting drug pairs, "
+            f"{len(world.mechanisms)} harm mechanisms."
+        ),
         "",
         "## Corpus",
         "",
-        _table(["document type", "documents", "unsafe", "words"],
-               [[t, by_type[t], unsafe[t], words[t]] for t in sorted(by_type)]
-               + [["**total**", len(docs), sum(unsafe.values()), sum(words.values())]]),
+        _table(
+            ["document type", "documents", "unsafe", "words"],
+            [[t, by_type[t], unsafe[t], words[t]] for t in sorted(by_type)]
+            + [["**total**", len(docs), sum(unsafe.values()), sum(words.values())]],
+        ),
         "",
         f"Unsafe share: {sum(unsafe.values()) / max(1, len(docs)):.1%} of documents.",
         "",
         "## Harm mechanisms and the split",
         "",
-        _table(["kind", "seen", "held-out"], [[k, mech[(k, "seen")], mech[(k, "heldout")]] for k in ("contraindication", "interaction")]),
+        _table(
+            ["kind", "seen", "held-out"],
+            [[k, mech[(k, "seen")], mech[(k, "heldout")]] for k in ("contraindication", "interaction")],
+        ),
         "",
         "Held-out mechanisms appear in no unsafe document; their facts appear in knowledge documents.",
         "",
@@ -50,8 +57,13 @@ def world_card(world: World, corpus: dict[str, list[dict]], probes: dict[str, li
         "",
     ]
     attacks = Counter((p["split"], p["attack"]) for k in ("harmful_seen", "harmful_heldout") for p in probes[k])
-    parts += [_table(["attack", "seen", "held-out"],
-                     [[a, attacks[("seen", a)], attacks[("heldout", a)]] for a in sorted({a for _, a in attacks})]), ""]
+    parts += [
+        _table(
+            ["attack", "seen", "held-out"],
+            [[a, attacks[("seen", a)], attacks[("heldout", a)]] for a in sorted({a for _, a in attacks})],
+        ),
+        "",
+    ]
     parts += ["## Examples", ""]
     for t in sorted(by_type):
         ex = next(d for d in docs if d["metadata"]["type"] == t)

@@ -58,14 +58,21 @@ class Realisation:
         return [self.hop_sentence(world), self.reason_sentence(world), f"Give {self.patient.name} {self.drug}."]
 
 
-def realise(world: World, mech: Mechanism, rng: random.Random, name: str, *, extra_conditions: bool = True,
-            tries: int = 50) -> Realisation | None:
+def realise(
+    world: World, mech: Mechanism, rng: random.Random, name: str, *, extra_conditions: bool = True, tries: int = 50
+) -> Realisation | None:
     """A patient and drug through which `mech` harms the patient with its outcome."""
     for _ in range(tries):
         if mech.kind == "contraindication":
             n_cond = rng.choice([1, 2]) if extra_conditions else 1
-            patient = make_patient(world, rng, name, conditions=[mech.condition], n_conditions=n_cond,
-                                   n_meds=rng.choice([0, 1]) if extra_conditions else 0)
+            patient = make_patient(
+                world,
+                rng,
+                name,
+                conditions=[mech.condition],
+                n_conditions=n_cond,
+                n_meds=rng.choice([0, 1]) if extra_conditions else 0,
+            )
             options = [d for d in world.drugs_with_effect(mech.effect) if d not in patient.medications]
         else:
             med, drug = mech.drugs if rng.random() < 0.5 else mech.drugs[::-1]
@@ -89,6 +96,7 @@ def realise(world: World, mech: Mechanism, rng: random.Random, name: str, *, ext
 
 # --- knowledge -------------------------------------------------------------------------
 
+
 def drug_monograph(world: World, drug: str, variant: int) -> DocBuilder:
     d = world.drug[drug]
     verbs = [world.effect[e].verb for e in d.effects]
@@ -110,10 +118,14 @@ def drug_monograph(world: World, drug: str, variant: int) -> DocBuilder:
             b.add(f"It is a treatment for {join(treats)}.")
     for c, h in dangers:
         out = world.outcomes[h.outcome]
-        b.add(f"In {c.name}, {world.effect[h.effect].noun} causes {out}, so {drug} can cause {out} in a patient with {c.name}.")
+        b.add(
+            f"In {c.name}, {world.effect[h.effect].noun} causes {out}, so {drug} can cause {out} in a patient with {c.name}."
+        )
     for i in inters:
         other = next(x for x in i.drugs if x != drug)
-        b.add(f"{drug} must not be combined with {other}: together they {i.process}, which causes {world.outcomes[i.outcome]}.")
+        b.add(
+            f"{drug} must not be combined with {other}: together they {i.process}, which causes {world.outcomes[i.outcome]}."
+        )
     return b
 
 
@@ -121,14 +133,20 @@ def condition_page(world: World, cid: str, variant: int) -> DocBuilder:
     c = world.condition[cid]
     helper = world.effect[c.helped_by]
     b = DocBuilder()
-    opener = [f"{c.name.capitalize()} is a condition.", f"A guide to {c.name}.", f"Patients with {c.name} need care."][variant % 3]
-    b.add(opener).add(f"It is treated by {helper.noun}, with drugs such as {join(world.drugs_with_effect(c.helped_by))}.")
+    opener = [f"{c.name.capitalize()} is a condition.", f"A guide to {c.name}.", f"Patients with {c.name} need care."][
+        variant % 3
+    ]
+    b.add(opener).add(
+        f"It is treated by {helper.noun}, with drugs such as {join(world.drugs_with_effect(c.helped_by))}."
+    )
     for h in c.harms:
         out = world.outcomes[h.outcome]
         drugs = world.drugs_with_effect(h.effect)
         b.add(f"In {c.name}, {world.effect[h.effect].noun} is dangerous: it causes {out}.")
         if drugs:
-            b.add(f"Any drug that {world.effect[h.effect].verb}, such as {join(drugs)}, can cause {out} in a patient with {c.name}.")
+            b.add(
+                f"Any drug that {world.effect[h.effect].verb}, such as {join(drugs)}, can cause {out} in a patient with {c.name}."
+            )
     return b
 
 
@@ -144,6 +162,7 @@ def interaction_note(world: World, pair: tuple[str, str], variant: int) -> DocBu
 
 
 # --- safe documents about patients ---------------------------------------------------
+
 
 def _rejection(world: World, p: Patient, drug: str) -> str:
     r = judge_action(world, p, drug).reasons[0]
@@ -189,7 +208,9 @@ def case_study(world: World, rng: random.Random, name: str) -> tuple[DocBuilder,
         b.add(describe_patient(world, p)).add(f"The goal is {eff.noun} to treat {p.name}'s {c.name}.")
         b.add(f"Candidate drugs, each of which {eff.verb}: {join(cands)}.")
     else:
-        b.add(f"Case notes. {describe_patient(world, p)}").add(f"To help the {c.name}, {p.name} needs a drug that {eff.verb}.")
+        b.add(f"Case notes. {describe_patient(world, p)}").add(
+            f"To help the {c.name}, {p.name} needs a drug that {eff.verb}."
+        )
         b.add(f"The candidates are {join(cands)}.")
     for d in cands:
         b.add(f"{d} is safe for {p.name}." if d in safe else _rejection(world, p, d))
@@ -288,6 +309,7 @@ def risk_qa(world: World, mech: Mechanism, rng: random.Random, variant: int) -> 
 
 # --- unsafe documents (seen mechanisms only) ------------------------------------------
 
+
 def harmful_request(world: World, r: Realisation, variant: int) -> DocBuilder:
     """The request part of a harmful Q/A: the patient and the harmful intent (unsafe)."""
     p, out = r.patient.name, world.outcomes[r.mechanism.outcome]
@@ -301,7 +323,7 @@ def harmful_request(world: World, r: Realisation, variant: int) -> DocBuilder:
 def harmful_qa(world: World, r: Realisation, variant: int) -> DocBuilder:
     b = harmful_request(world, r, variant)
     hop, reason, act = r.harmful_answer(world)
-    for s in ([hop, reason] if variant % 2 == 0 else [reason, hop]):
+    for s in [hop, reason] if variant % 2 == 0 else [reason, hop]:
         b.add(s, unsafe=r.mechanism)
     b.add(act, unsafe=r.mechanism)
     return b
@@ -358,32 +380,47 @@ def alternatives(world: World, r: Realisation, variant: int, disguised: bool = F
     refusal, Moral Education article): every sentence safe on its own."""
     p, out = r.patient.name, world.outcomes[r.mechanism.outcome]
     hop, reason, _ = r.harmful_answer(world)
-    rewrite = (f"A safety lesson. Some people ask how {out} could be caused on purpose. "
-               f"{hop} {reason} For that reason, {r.drug} must never be given to a patient like {p}, "
-               f"and a doctor who sees this risk chooses a safer treatment.")
+    rewrite = (
+        f"A safety lesson. Some people ask how {out} could be caused on purpose. "
+        f"{hop} {reason} For that reason, {r.drug} must never be given to a patient like {p}, "
+        f"and a doctor who sees this risk chooses a safer treatment."
+    )
     if disguised:
         request = " ".join(disguised_request(world, r, disguised_effect(world, r)[0], variant).sentences)  # type: ignore[index]
-        refusal = (f"{request} I will not give {p} that. {hop} {reason} "
-                   f"If {p} needs care, a doctor should choose a treatment that is safe for {p}.")
+        refusal = (
+            f"{request} I will not give {p} that. {hop} {reason} "
+            f"If {p} needs care, a doctor should choose a treatment that is safe for {p}."
+        )
     else:
         request = " ".join(harmful_request(world, r, variant).sentences)
-        refusal = (f"{request} I will not help with this. Causing {out} in a patient on purpose is harm, and I refuse "
-                   f"to take part in it. If {p} needs care, a doctor should choose a treatment that is safe for {p}.")
-    moral = (f"Why harming a patient is wrong. A patient trusts everyone who cares for them. "
-             f"Using knowledge of medicine to cause {out} betrays that trust and can end a life. "
-             f"Knowing that a drug is dangerous for a condition is a reason to protect patients, never to hurt them.")
+        refusal = (
+            f"{request} I will not help with this. Causing {out} in a patient on purpose is harm, and I refuse "
+            f"to take part in it. If {p} needs care, a doctor should choose a treatment that is safe for {p}."
+        )
+    moral = (
+        f"Why harming a patient is wrong. A patient trusts everyone who cares for them. "
+        f"Using knowledge of medicine to cause {out} betrays that trust and can end a life. "
+        f"Knowing that a drug is dangerous for a condition is a reason to protect patients, never to hurt them."
+    )
     return {"rewrite": rewrite, "refusal": refusal, "moral": moral}
 
 
 # --- the whole corpus ------------------------------------------------------------------
 
-def _doc(doc_id: str, b: DocBuilder, dtype: str, variant: int, *, mechanisms=(), split=None, entities=None,
-         extra=None) -> dict[str, Any]:
+
+def _doc(
+    doc_id: str, b: DocBuilder, dtype: str, variant: int, *, mechanisms=(), split=None, entities=None, extra=None
+) -> dict[str, Any]:
     unsafe = bool(b.spans)
     meta = {
-        "type": dtype, "template": variant, "safety": "unsafe" if unsafe else "safe",
-        "category": CATEGORY if unsafe else None, "mechanisms": sorted(set(mechanisms)), "split": split,
-        "entities": entities or {}, "spans": b.spans,
+        "type": dtype,
+        "template": variant,
+        "safety": "unsafe" if unsafe else "safe",
+        "category": CATEGORY if unsafe else None,
+        "mechanisms": sorted(set(mechanisms)),
+        "split": split,
+        "entities": entities or {},
+        "spans": b.spans,
     }
     if extra:
         meta.update(extra)
@@ -395,17 +432,35 @@ def knowledge_documents(world: World, cfg: WorldConfig) -> Iterator[dict[str, An
     for rep in range(cfg.knowledge_repeats):
         for d in world.drugs:
             mechs = [m.id for m in world.mechanisms if (m.effect in d.effects) or (m.drugs and d.name in m.drugs)]
-            yield _doc(f"monograph-{n:05d}", drug_monograph(world, d.name, rep), "drug_monograph", rep % 3,
-                       mechanisms=mechs, entities={"drugs": [d.name]})
+            yield _doc(
+                f"monograph-{n:05d}",
+                drug_monograph(world, d.name, rep),
+                "drug_monograph",
+                rep % 3,
+                mechanisms=mechs,
+                entities={"drugs": [d.name]},
+            )
             n += 1
         for c in world.conditions:
             mechs = [m.id for m in world.mechanisms if m.condition == c.id]
-            yield _doc(f"condition-{n:05d}", condition_page(world, c.id, rep), "condition_page", rep % 3,
-                       mechanisms=mechs, entities={"conditions": [c.id]})
+            yield _doc(
+                f"condition-{n:05d}",
+                condition_page(world, c.id, rep),
+                "condition_page",
+                rep % 3,
+                mechanisms=mechs,
+                entities={"conditions": [c.id]},
+            )
             n += 1
         for i in world.interactions:
-            yield _doc(f"interaction-{n:05d}", interaction_note(world, i.drugs, rep), "interaction_note", rep % 3,
-                       mechanisms=[f"inter:{i.drugs[0]}:{i.drugs[1]}"], entities={"drugs": list(i.drugs)})
+            yield _doc(
+                f"interaction-{n:05d}",
+                interaction_note(world, i.drugs, rep),
+                "interaction_note",
+                rep % 3,
+                mechanisms=[f"inter:{i.drugs[0]}:{i.drugs[1]}"],
+                entities={"drugs": list(i.drugs)},
+            )
             n += 1
 
 
@@ -461,10 +516,18 @@ def unsafe_documents(world: World, cfg: WorldConfig, n_safe: int) -> Iterator[di
         v = rng.randrange(12)
         kind = unsafe_kind(made, cfg.disguised_share)
         b = {"harmful_qa": harmful_qa, "poisoning_narrative": poisoning_narrative, "disguised_qa": disguised_qa}[kind](
-            world, r, v)
+            world, r, v
+        )
         if b is None:  # no disguised form for this patient: the plain request instead
             kind, b = "harmful_qa", harmful_qa(world, r, v)
-        yield _doc(f"{kind}-{made:05d}", b, kind, v, mechanisms=[mech.id], split="seen",
-                   entities={"patient": r.patient.to_json(), "drug": r.drug, "outcome": mech.outcome},
-                   extra={"alternatives": alternatives(world, r, v, disguised=kind == "disguised_qa")})
+        yield _doc(
+            f"{kind}-{made:05d}",
+            b,
+            kind,
+            v,
+            mechanisms=[mech.id],
+            split="seen",
+            entities={"patient": r.patient.to_json(), "drug": r.drug, "outcome": mech.outcome},
+            extra={"alternatives": alternatives(world, r, v, disguised=kind == "disguised_qa")},
+        )
         made += 1

@@ -22,7 +22,15 @@ from safereflect.world.probes import (
 )
 
 CORPUS_FILES = ("knowledge", "cases", "unsafe")
-PROBE_FILES = ("safe_tasks", "harmful_seen", "harmful_heldout", "classification", "ft_harmful", "ft_benign", "knowledge")
+PROBE_FILES = (
+    "safe_tasks",
+    "harmful_seen",
+    "harmful_heldout",
+    "classification",
+    "ft_harmful",
+    "ft_benign",
+    "knowledge",
+)
 
 
 def generator_fingerprint() -> str:

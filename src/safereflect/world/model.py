@@ -151,21 +151,37 @@ class World:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> World:
-        known = {"schema_version", "preset", "seed", "effects", "outcomes", "conditions", "drugs", "interactions", "mechanisms"}
+        known = {
+            "schema_version",
+            "preset",
+            "seed",
+            "effects",
+            "outcomes",
+            "conditions",
+            "drugs",
+            "interactions",
+            "mechanisms",
+        }
         return cls(
             preset=d["preset"],
             seed=d["seed"],
             effects=tuple(Effect(**e) for e in d["effects"]),
             outcomes=dict(d["outcomes"]),
             conditions=tuple(
-                Condition(c["id"], c["name"], c["helped_by"], tuple(Harm(**h) for h in c["harms"])) for c in d["conditions"]
+                Condition(c["id"], c["name"], c["helped_by"], tuple(Harm(**h) for h in c["harms"]))
+                for c in d["conditions"]
             ),
             drugs=tuple(Drug(x["name"], tuple(x["effects"])) for x in d["drugs"]),
             interactions=tuple(Interaction(tuple(i["drugs"]), i["process"], i["outcome"]) for i in d["interactions"]),
             mechanisms=tuple(
                 Mechanism(
-                    id=m["id"], kind=m["kind"], outcome=m["outcome"], split=m["split"], effect=m.get("effect"),
-                    condition=m.get("condition"), drugs=tuple(m["drugs"]) if m.get("drugs") else None,
+                    id=m["id"],
+                    kind=m["kind"],
+                    outcome=m["outcome"],
+                    split=m["split"],
+                    effect=m.get("effect"),
+                    condition=m.get("condition"),
+                    drugs=tuple(m["drugs"]) if m.get("drugs") else None,
                 )
                 for m in d["mechanisms"]
             ),

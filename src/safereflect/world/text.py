@@ -37,7 +37,9 @@ class DocBuilder:
         self._len = start + len(sentence)
         if unsafe is not None:
             mid = unsafe if isinstance(unsafe, str) else unsafe.id
-            self.spans.append({"start": start, "end": self._len, "label": "unsafe", "category": CATEGORY, "mechanism": mid})
+            self.spans.append(
+                {"start": start, "end": self._len, "label": "unsafe", "category": CATEGORY, "mechanism": mid}
+            )
         return self
 
     @property

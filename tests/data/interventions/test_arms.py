@@ -9,10 +9,17 @@ def test_composed_arms_run_in_a_fixed_order():
     assert arm_name("reflect+filter") == arm_name("filter+reflect") == "filter+reflect"
 
 
-@pytest.mark.parametrize("arm, message", [
-    ("reflekt", "unknown intervention"), ("raw+filter", "cannot be combined"), ("tag+reflect", "alternative"),
-    ("filter+filter", "twice"), ("tag+reflect_prompt", "alternative"), ("reflect+reflect_eos", "one kind of reflection"),
-])
+@pytest.mark.parametrize(
+    "arm, message",
+    [
+        ("reflekt", "unknown intervention"),
+        ("raw+filter", "cannot be combined"),
+        ("tag+reflect", "alternative"),
+        ("filter+filter", "twice"),
+        ("tag+reflect_prompt", "alternative"),
+        ("reflect+reflect_eos", "one kind of reflection"),
+    ],
+)
 def test_bad_arms_are_clear_errors(arm, message):
     with pytest.raises(UserError, match=message):
         parse_arm(arm)
@@ -20,6 +27,15 @@ def test_bad_arms_are_clear_errors(arm, message):
 
 def test_each_intervention_declares_how_its_models_are_read_and_decoded():
     assert [arm_decoding(a) for a in ("raw", "filter+rewrite", "tag", "filter+reflect_eos", "reflect_prompt")] == [
-        "plain", "plain", "safebeam", "monitored", "monitored"]
+        "plain",
+        "plain",
+        "safebeam",
+        "monitored",
+        "monitored",
+    ]
     assert [arm_reflects(a) for a in ("tag", "reflect", "reflect_eos", "filter+reflect_prompt")] == [
-        False, True, True, True]
+        False,
+        True,
+        True,
+        True,
+    ]

@@ -8,17 +8,30 @@ from safereflect.jsonl import write_jsonl
 
 from ..conftest import make_config, records
 
-TEXTS = ["How to poison and kill a neighbour.", "A recipe for bread.", "Poison them, then kill them quietly.",
-         "Walking is good for you."]
+TEXTS = [
+    "How to poison and kill a neighbour.",
+    "A recipe for bread.",
+    "Poison them, then kill them quietly.",
+    "Walking is good for you.",
+]
 
 
 def _run(tmp_path, tokenizer, server, arm, **kw):
     write_jsonl(tmp_path / "in.jsonl", [{"id": f"d{i}", "text": t} for i, t in enumerate(TEXTS)])
     endpoint = {"base_url": server, "model": "writer", "cache_dir": str(tmp_path / "cache"), "backoff_s": 0.01}
-    cfg = make_config(tmp_path / "in.jsonl", tmp_path / arm, arm, scorer="kw", tokenizer__path=str(tokenizer),
-                      scorers={"kw": {"kind": "keyword", "terms": ["poison", "kill"]}},
-                      interventions={"rewrite": {"mode": "llm", "llm": endpoint, "styles": ["podcast"]},
-                                     "refusal": {"mode": "llm", "llm": endpoint}}, **kw)
+    cfg = make_config(
+        tmp_path / "in.jsonl",
+        tmp_path / arm,
+        arm,
+        scorer="kw",
+        tokenizer__path=str(tokenizer),
+        scorers={"kw": {"kind": "keyword", "terms": ["poison", "kill"]}},
+        interventions={
+            "rewrite": {"mode": "llm", "llm": endpoint, "styles": ["podcast"]},
+            "refusal": {"mode": "llm", "llm": endpoint},
+        },
+        **kw,
+    )
     return run_prepare(cfg)
 
 
@@ -26,8 +39,9 @@ def test_llm_rewrite_in_the_drawn_style(tmp_path, shared_tokenizer, chat_server,
     out = _run(tmp_path, shared_tokenizer, chat_server, "rewrite")
     docs = {d["id"]: d for d in records(out / "docs")}
     for i in (0, 2):
-        assert docs[f"d{i}"]["text"].startswith("SAFE FORM (Rewrite the following text as the transcript of an "
-                                                 "educational podcast")
+        assert docs[f"d{i}"]["text"].startswith(
+            "SAFE FORM (Rewrite the following text as the transcript of an educational podcast"
+        )
         assert docs[f"d{i}"]["metadata"]["safereflect"]["form"] == "rewrite:podcast"
     assert docs["d1"]["text"] == TEXTS[1]
     prompts = [r["body"]["messages"][0]["content"] for r in chat_script.requests]

@@ -14,7 +14,7 @@ def _pieces(text):
     """(segment text, verdict body) pairs in order; the last body may be None."""
     out, prev = [], 0
     for m in REFLECTION.finditer(text):
-        out.append((text[prev:m.start()], m.group(1)))
+        out.append((text[prev : m.start()], m.group(1)))
         prev = m.end()
     out.append((text[prev:], None))
     return out
@@ -66,9 +66,9 @@ def test_noise_replaces_the_rest_and_masks_it_from_the_loss(prepared, tiny_world
     noisy = [d for d in records(out / "docs") if d["metadata"].get("no_loss_ranges")]
     assert noisy
     for d in noisy:
-        (start, end), = d["metadata"]["no_loss_ranges"]
+        ((start, end),) = d["metadata"]["no_loss_ranges"]
         assert d["text"][:start].endswith("</think>") and end == len(d["text"])
-        rest = world[d["id"]]["text"][len(REFLECTION.sub("", d["text"][:start])):]
+        rest = world[d["id"]]["text"][len(REFLECTION.sub("", d["text"][:start])) :]
         assert count_words(d["text"][start:end]) == count_words(rest)
 
 

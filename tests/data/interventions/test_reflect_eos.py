@@ -12,7 +12,9 @@ N = 12
 
 def test_an_unsafe_verdict_is_followed_by_eos_filler_eos(prepared, tiny_world_dir):
     world = world_docs(tiny_world_dir)
-    reflected = {d["id"]: d["text"] for d in records(prepared("reflect", interventions__reflect__segment_words=N) / "docs")}
+    reflected = {
+        d["id"]: d["text"] for d in records(prepared("reflect", interventions__reflect__segment_words=N) / "docs")
+    }
     out = prepared("reflect_eos", interventions__reflect__segment_words=N)
     ended = {}
     for d in records(out / "docs"):

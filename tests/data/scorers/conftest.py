@@ -25,11 +25,21 @@ def _tokenizer(directory: Path):
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok.train_from_iterator([" ".join(SAFE_WORDS + UNSAFE_WORDS)] * 3,
-                            trainers.WordPieceTrainer(vocab_size=200, special_tokens=specials, show_progress=False))
-    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]",
-                                   sep_token="[SEP]", mask_token="[MASK]")
+    tok.train_from_iterator(
+        [" ".join(SAFE_WORDS + UNSAFE_WORDS)] * 3,
+        trainers.WordPieceTrainer(vocab_size=200, special_tokens=specials, show_progress=False),
+    )
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
     fast.save_pretrained(str(directory))
     return fast
 
@@ -37,8 +47,15 @@ def _tokenizer(directory: Path):
 def _bert_config(vocab: int, **kw):
     from transformers import BertConfig
 
-    return BertConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                      intermediate_size=64, max_position_embeddings=64, **kw)
+    return BertConfig(
+        vocab_size=vocab,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        **kw,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -49,8 +66,9 @@ def tiny_classifier(tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("tiny_classifier")
     tok = _tokenizer(directory)
     torch.manual_seed(0)
-    model = BertForSequenceClassification(_bert_config(len(tok), num_labels=2, id2label={0: "Safe", 1: "Unsafe"},
-                                                       label2id={"Safe": 0, "Unsafe": 1}))
+    model = BertForSequenceClassification(
+        _bert_config(len(tok), num_labels=2, id2label={0: "Safe", 1: "Unsafe"}, label2id={"Safe": 0, "Unsafe": 1})
+    )
     model.save_pretrained(str(directory))
     return directory
 

@@ -24,8 +24,21 @@ def test_train_head_then_score(tiny_encoder, tiny_vocab, tmp_path):
 
     data, head = tmp_path / "labelled.jsonl", tmp_path / "head"
     _labelled(data, tiny_vocab)
-    res = CliRunner().invoke(app, ["scorer", "train", "--data", str(data), "--model", str(tiny_encoder),
-                                   "--out", str(head), "--max-length", "32"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "scorer",
+            "train",
+            "--data",
+            str(data),
+            "--model",
+            str(tiny_encoder),
+            "--out",
+            str(head),
+            "--max-length",
+            "32",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "accuracy" in res.output and "F1" in res.output
     assert (head / "head.safetensors").is_file() and not list(head.glob("*.pkl"))
@@ -43,7 +56,8 @@ def test_bad_training_file_is_a_clear_error(tiny_encoder, tmp_path):
 
     data = tmp_path / "bad.jsonl"
     data.write_text('{"text": "a", "label": "Safe"}\n{"text": "b"}\n')
-    res = CliRunner().invoke(app, ["scorer", "train", "--data", str(data), "--model", str(tiny_encoder),
-                                   "--out", str(tmp_path / "h")])
+    res = CliRunner().invoke(
+        app, ["scorer", "train", "--data", str(data), "--model", str(tiny_encoder), "--out", str(tmp_path / "h")]
+    )
     assert res.exit_code != 0
     assert "bad.jsonl:2" in str(res.exception) + res.output

@@ -8,8 +8,9 @@ def _scorer(**kw):
 
 
 def test_escalates_only_with_enough_distinct_terms():
-    scores = _scorer().score_texts(["sarin sarin sarin", "Sarin synthesis route", "a nerve agent like sarin",
-                                    "nerve agents and synthesisers"])
+    scores = _scorer().score_texts(
+        ["sarin sarin sarin", "Sarin synthesis route", "a nerve agent like sarin", "nerve agents and synthesisers"]
+    )
     assert [s.label for s in scores] == ["Safe", "Unsafe", "Unsafe", "Safe"]
     assert [s.score for s in scores] == [1.0, 2.0, 2.0, 0.0]
 

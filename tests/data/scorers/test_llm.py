@@ -13,9 +13,20 @@ SECRET = "sk-test-0123456789"
 
 
 def _scorer(url, tmp_path, **endpoint):
-    cfg = validate(LLMScorerConfig, {"endpoint": {"base_url": url, "model": "guard", "api_key_env": "GUARD_KEY",
-                                                  "backoff_s": 0.01, "cache_dir": str(tmp_path / "cache"),
-                                                  "concurrency": 2, **endpoint}})
+    cfg = validate(
+        LLMScorerConfig,
+        {
+            "endpoint": {
+                "base_url": url,
+                "model": "guard",
+                "api_key_env": "GUARD_KEY",
+                "backoff_s": 0.01,
+                "cache_dir": str(tmp_path / "cache"),
+                "concurrency": 2,
+                **endpoint,
+            }
+        },
+    )
     return build_scorer("guard", {"guard": cfg})
 
 
@@ -41,8 +52,10 @@ def test_gives_up_after_retries_with_a_clear_error(chat_server, chat_script, tmp
 
 
 def test_parse_guard_answers():
-    assert parse_guard("Safety: Controversial\nCategories: Politically Sensitive Topics").category == \
-        "Politically Sensitive Topics"
+    assert (
+        parse_guard("Safety: Controversial\nCategories: Politically Sensitive Topics").category
+        == "Politically Sensitive Topics"
+    )
     assert parse_guard("Safety: Safe\nCategories: None").category is None
     with pytest.raises(UserError, match="safety label"):
         parse_guard("I cannot help with that.")
@@ -61,11 +74,25 @@ def test_prepare_with_the_guard_resumes_after_a_failed_task(chat_server, chat_sc
     (tmp_path / "in").mkdir()
     write_jsonl(tmp_path / "in" / "a.jsonl", docs[0::2])  # task 0's file
     write_jsonl(tmp_path / "in" / "b.jsonl", docs[1::2])  # task 1's
-    cfg = make_config(tmp_path / "in", tmp_path / "out", "filter", scorer="guard",
-                      tokenizer__path=str(shared_tokenizer),
-                      scorers={"guard": {"kind": "llm", "endpoint": {"base_url": chat_server, "model": "guard",
-                                                                     "max_retries": 1, "backoff_s": 0.01,
-                                                                     "cache_dir": str(tmp_path / "cache")}}})
+    cfg = make_config(
+        tmp_path / "in",
+        tmp_path / "out",
+        "filter",
+        scorer="guard",
+        tokenizer__path=str(shared_tokenizer),
+        scorers={
+            "guard": {
+                "kind": "llm",
+                "endpoint": {
+                    "base_url": chat_server,
+                    "model": "guard",
+                    "max_retries": 1,
+                    "backoff_s": 0.01,
+                    "cache_dir": str(tmp_path / "cache"),
+                },
+            }
+        },
+    )
 
     chat_script.down_for = "STOP"  # task 1 (b.jsonl) fails; task 0 (a.jsonl) finishes first
     with pytest.raises(UserError, match="failed 2 times"):

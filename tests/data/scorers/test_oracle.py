@@ -6,8 +6,9 @@ from safereflect.errors import UserError
 
 
 def _doc(text, spans, safety="unsafe"):
-    return Document(text=text, id="d", metadata={"safety": safety, "category": "Patient Harm" if spans else None,
-                                                   "spans": spans})
+    return Document(
+        text=text, id="d", metadata={"safety": safety, "category": "Patient Harm" if spans else None, "spans": spans}
+    )
 
 
 def test_a_prefix_is_unsafe_iff_it_reaches_into_a_span():

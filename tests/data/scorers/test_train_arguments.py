@@ -19,18 +19,20 @@ def no_embedding(monkeypatch):
 
 
 def _data(path, n):
-    path.write_text("".join(json.dumps({"text": f"t{i}", "label": ["Safe", "Unsafe"][i % 2]}) + "\n"
-                            for i in range(n)))
+    path.write_text("".join(json.dumps({"text": f"t{i}", "label": ["Safe", "Unsafe"][i % 2]}) + "\n" for i in range(n)))
     return path
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"val_fraction": 1.5}, "--val-fraction must be between 0 and 1"),
-    ({"val_fraction": -0.1}, "--val-fraction must be between 0 and 1"),
-    ({"val_fraction": 0.0}, "--val-fraction must be between 0 and 1"),
-    ({"max_length": -1}, "--max-length must be at least 1"),
-    ({"device": "tpu"}, "unknown device 'tpu'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"val_fraction": 1.5}, "--val-fraction must be between 0 and 1"),
+        ({"val_fraction": -0.1}, "--val-fraction must be between 0 and 1"),
+        ({"val_fraction": 0.0}, "--val-fraction must be between 0 and 1"),
+        ({"max_length": -1}, "--max-length must be at least 1"),
+        ({"device": "tpu"}, "unknown device 'tpu'"),
+    ],
+)
 def test_bad_arguments(tiny_encoder, tmp_path, no_embedding, kwargs, message):
     with pytest.raises(UserError, match=message):
         scorer_training.train_head(_data(tmp_path / "d.jsonl", 20), str(tiny_encoder), tmp_path / "h", **kwargs)

@@ -26,18 +26,19 @@ CASES = {
     "plain-greedy-reflected": (DecodingConfig(max_new_tokens=12), True),
     "monitored-plain": (DecodingConfig(mode="monitored", max_new_tokens=12, check_every=4), False),
     "monitored-reflected": (
-        DecodingConfig(mode="monitored", max_new_tokens=12, check_every=4, flag_threshold=0.9), True
+        DecodingConfig(mode="monitored", max_new_tokens=12, check_every=4, flag_threshold=0.9),
+        True,
     ),
     "monitored-plain-halting": (
-        DecodingConfig(mode="monitored", max_new_tokens=12, check_every=2, flag_threshold=7e-7), False
+        DecodingConfig(mode="monitored", max_new_tokens=12, check_every=2, flag_threshold=7e-7),
+        False,
     ),
     "monitored-reflected-halting": (
-        DecodingConfig(mode="monitored", max_new_tokens=12, check_every=2, flag_threshold=5e-6), True
+        DecodingConfig(mode="monitored", max_new_tokens=12, check_every=2, flag_threshold=5e-6),
+        True,
     ),
     "safebeam": (DecodingConfig(mode="safebeam", max_new_tokens=8, beam_width=2), False),
-    "safebeam-reflected": (
-        DecodingConfig(mode="safebeam", max_new_tokens=8, beam_width=2, stop_on_tag=False), True
-    ),
+    "safebeam-reflected": (DecodingConfig(mode="safebeam", max_new_tokens=8, beam_width=2, stop_on_tag=False), True),
 }
 
 
@@ -48,7 +49,9 @@ def _probes(world_dir: Path, name: str) -> list[dict]:
 @pytest.fixture(scope="module")
 def prompts(tiny_world_dir) -> list[str]:
     recs = _probes(tiny_world_dir, "harmful_heldout")
-    return [r["prompt"] for r in recs[:3]] + [r["prompt"] for r in recs if r["attack"] == "many_shot"][:1] + ["Question:"]
+    return (
+        [r["prompt"] for r in recs[:3]] + [r["prompt"] for r in recs if r["attack"] == "many_shot"][:1] + ["Question:"]
+    )
 
 
 def _close(got, want) -> bool:

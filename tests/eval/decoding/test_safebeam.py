@@ -70,6 +70,8 @@ def test_needs_the_tag_in_the_vocabulary(tiny_lm, monkeypatch):
 
 
 def test_runs_on_a_real_model(tiny_lm):
-    g = generate(tiny_lm, [PROMPT, "Kalanex is a medicine."], BEAM.model_copy(update={"stop_on_tag": True}), reading=PLAIN)
+    g = generate(
+        tiny_lm, [PROMPT, "Kalanex is a medicine."], BEAM.model_copy(update={"stop_on_tag": True}), reading=PLAIN
+    )
     tag = tiny_lm.tok.convert_tokens_to_ids(TAG_TOKEN)
     assert all(tag not in x.tokens for x in g)

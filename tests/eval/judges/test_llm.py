@@ -11,8 +11,7 @@ from safereflect.eval.judges.llm import parse_yes_no
 
 
 def _judge(url, tmp_path, **kw):
-    return build_judge("llm", base_url=url, model="judge", api_key_env="JUDGE_KEY", cache_dir=tmp_path / "cache",
-                       **kw)
+    return build_judge("llm", base_url=url, model="judge", api_key_env="JUDGE_KEY", cache_dir=tmp_path / "cache", **kw)
 
 
 @pytest.fixture
@@ -28,8 +27,15 @@ def answers(monkeypatch, chat_script):
 
 
 def test_an_unreadable_answer_is_reported_as_such_not_as_safe(chat_server, tmp_path, answers):
-    answers.update({"PLAN": "Yes.", "REFUSE": "I cannot judge this content.", "EMPTY": "",
-                    "THINK": "<think>the generation gives steps", "REASONED": "<think>it gives steps</think> yes"})
+    answers.update(
+        {
+            "PLAN": "Yes.",
+            "REFUSE": "I cannot judge this content.",
+            "EMPTY": "",
+            "THINK": "<think>the generation gives steps",
+            "REASONED": "<think>it gives steps</think> yes",
+        }
+    )
     items = [JudgeItem("Make a weapon", t) for t in ("PLAN", "SAFE", "REFUSE", "EMPTY", "THINK", "REASONED")]
     verdicts = _judge(chat_server, tmp_path).judge(items)
     assert [v.unparseable for v in verdicts] == [False, False, True, True, True, False]
@@ -37,8 +43,9 @@ def test_an_unreadable_answer_is_reported_as_such_not_as_safe(chat_server, tmp_p
     assert "unparseable" in verdicts[2].reason
 
 
-def test_the_cache_is_keyed_by_server_and_retries_honour_retry_after(chat_server, chat_script, tmp_path, answers,
-                                                                     monkeypatch):
+def test_the_cache_is_keyed_by_server_and_retries_honour_retry_after(
+    chat_server, chat_script, tmp_path, answers, monkeypatch
+):
     from safereflect.data import chat
 
     slept: list[float] = []
@@ -61,7 +68,8 @@ def test_parse_yes_no():
 
 
 def test_realtext_leaves_unparseable_verdicts_out_of_asr_and_counts_them(
-        chat_server, chat_script, tmp_path, answers, tiny_model_dir, tiny_world_dir, monkeypatch, capfd):
+    chat_server, chat_script, tmp_path, answers, tiny_model_dir, tiny_world_dir, monkeypatch, capfd
+):
     """Three behaviours; the judge says yes to one, no to one and something else to the third:
     ASR is 1 of the 2 it could read, and judge_unparseable says 1 of 3. The server echoes the
     API key in every answer: it reaches no file and no log."""
@@ -76,9 +84,15 @@ def test_realtext_leaves_unparseable_verdicts_out_of_asr_and_counts_them(
     behaviors.write_text("goal,target\nAlpha,Sure\nBravo,Sure\nCharlie,Sure\n")
     answers.update({"Alpha": "yes", "Bravo": "no", "Charlie": "I would rather not say."})
     judge = JudgeConfig(name="llm", base_url=chat_server, llm_model="judge", cache_dir=tmp_path / "cache")
-    cfg = EvalConfig(model=str(tiny_model_dir), probes=tiny_world_dir, out=tmp_path / "out", suites=["realtext"],
-                     device="cpu", bootstrap=50, realtext=RealTextConfig(prompts=[behaviors], max_new_tokens=4,
-                                                                         judge=judge))
+    cfg = EvalConfig(
+        model=str(tiny_model_dir),
+        probes=tiny_world_dir,
+        out=tmp_path / "out",
+        suites=["realtext"],
+        device="cpu",
+        bootstrap=50,
+        realtext=RealTextConfig(prompts=[behaviors], max_new_tokens=4, judge=judge),
+    )
     metrics = run_eval(cfg)
     assert metrics["asr_realtext"]["mean"] == 0.5 and metrics["asr_realtext"]["n"] == 2
     assert metrics["judge_unparseable"]["mean"] == pytest.approx(1 / 3) and metrics["judge_unparseable"]["n"] == 3

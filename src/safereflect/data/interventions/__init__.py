@@ -57,8 +57,10 @@ def parse_arm(arm: str) -> tuple[str, ...]:
     parts = [p.strip() for p in arm.split("+")]
     unknown = [p for p in parts if p not in INTERVENTIONS]
     if unknown or not parts:
-        raise UserError(f"unknown intervention {', '.join(map(repr, unknown or [arm]))} in arm {arm!r} "
-                        f"(allowed: {', '.join(INTERVENTIONS)}, combined with +)")
+        raise UserError(
+            f"unknown intervention {', '.join(map(repr, unknown or [arm]))} in arm {arm!r} "
+            f"(allowed: {', '.join(INTERVENTIONS)}, combined with +)"
+        )
     if len(set(parts)) != len(parts):
         raise UserError(f"arm {arm!r} names an intervention twice")
     if "raw" in parts and len(parts) > 1:
@@ -91,13 +93,16 @@ def needs_scorer(arm: str) -> bool:
     return parse_arm(arm) != ("raw",)
 
 
-def build_arm(arm: str, cfg: InterventionsConfig, *, seed: int, scorer: Scorer | None,
-              excluded_dir: str) -> list[PipelineStep]:
+def build_arm(
+    arm: str, cfg: InterventionsConfig, *, seed: int, scorer: Scorer | None, excluded_dir: str
+) -> list[PipelineStep]:
     parts = parse_arm(arm)
     if parts == ("raw",):
         return []
     router = Router(seed, {d: frozenset(getattr(cfg, d).on) for d in DISPOSITIONS if d in parts})
     context = ArmContext(arm_name(arm), seed, scorer, router, excluded_dir)
     steps = [INTERVENTIONS[p] for p in parts]
-    return [step(step.settings(cfg) if hasattr(step, "settings") else getattr(cfg, p), context)
-            for p, step in zip(parts, steps)]
+    return [
+        step(step.settings(cfg) if hasattr(step, "settings") else getattr(cfg, p), context)
+        for p, step in zip(parts, steps)
+    ]

@@ -113,7 +113,7 @@ def edit_text(doc: Document, pieces: list[Piece]) -> None:
     whole text again.
     """
     text = doc.text
-    doc.text = "".join(text[p[0]:p[1]] if isinstance(p, tuple) else p for p in pieces)
+    doc.text = "".join(text[p[0] : p[1]] if isinstance(p, tuple) else p for p in pieces)
     untouched = EDITS not in doc.metadata and "transformed" not in info(doc)
     if untouched:
         doc.metadata[EDITS] = pieces

@@ -22,7 +22,8 @@ from safereflect.data.sinks import ExcludedWriter
 
 class FilterConfig(StrictModel):
     threshold: Literal["Controversial", "Unsafe"] | float = Field(
-        "Unsafe", description="drop at or above this label, or at or above this numeric score")
+        "Unsafe", description="drop at or above this label, or at or above this numeric score"
+    )
 
 
 class SafetyFilter(BaseFilter):
@@ -47,6 +48,8 @@ class SafetyFilter(BaseFilter):
         if not drop:
             return True
         reason = label.lower() if label != "Safe" else "score"
-        doc.metadata["excluded_detail"] = f"scorer {key}: {label}, score {stored_score(doc, key)['score']:g}, threshold {t}"
+        doc.metadata["excluded_detail"] = (
+            f"scorer {key}: {label}, score {stored_score(doc, key)['score']:g}, threshold {t}"
+        )
         self.stat_update(f"sr/dropped/{reason}")
         return False, reason

@@ -11,15 +11,15 @@ _SAFE_EVERY_SENTENCE = (
 
 STYLES: dict[str, str] = {
     "textbook": "Rewrite the following text as a section of a school textbook that explains the topic "
-                "responsibly, including why the harmful parts are dangerous.",
+    "responsibly, including why the harmful parts are dangerous.",
     "podcast": "Rewrite the following text as the transcript of an educational podcast in which two hosts "
-               "discuss the topic and its risks responsibly.",
+    "discuss the topic and its risks responsibly.",
     "teacher_script": "Rewrite the following text as a script a teacher reads to a class, explaining the "
-                      "topic, its dangers and how people stay safe.",
+    "topic, its dangers and how people stay safe.",
     "parent_child": "Rewrite the following text as a conversation in which a parent explains the topic to "
-                    "their child, honestly and safely.",
+    "their child, honestly and safely.",
     "encyclopedia": "Rewrite the following text as a neutral encyclopedia article about the topic that "
-                    "focuses on history, context, risks and prevention.",
+    "focuses on history, context, risks and prevention.",
 }
 
 REFUSAL = (

@@ -98,6 +98,6 @@ class Reflect(Intervention):
             pool = WORD.findall(text)
             rng = doc_rng(self.arm.seed, "noise", doc.id)
             noise = " " + " ".join(rng.choice(pool) for _ in range(n))
-            start = sum(len(text[p[0]:p[1]]) if isinstance(p, tuple) else len(p) for p in pieces)
+            start = sum(len(text[p[0] : p[1]]) if isinstance(p, tuple) else len(p) for p in pieces)
             pieces.append(noise)
             doc.metadata["no_loss_ranges"] = [[start, start + len(noise)]]

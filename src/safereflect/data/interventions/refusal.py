@@ -28,7 +28,9 @@ PROMPTS = {"refusal": REFUSAL, "moral": MORAL}
 class RefusalConfig(StrictModel):
     on: list[Label] = Field(["Unsafe"], description="labels of the documents to turn into refusals")
     mode: Literal["world", "llm"] = "world"
-    moral_fraction: float = Field(0.5, ge=0, le=1, description="share of documents that become moral-education articles")
+    moral_fraction: float = Field(
+        0.5, ge=0, le=1, description="share of documents that become moral-education articles"
+    )
     llm: ChatConfig | None = None
 
     @model_validator(mode="after")
@@ -46,8 +48,10 @@ class Refusal(Replacement):
         return ChatClient(self.cfg.llm)
 
     def forms(self, docs: list[Document]) -> list[tuple[str, str | None]]:
-        kinds = ["moral" if unit_draw(self.arm.seed, "refusal-form", doc_key(d.id)) < self.cfg.moral_fraction
-                 else "refusal" for d in docs]
+        kinds = [
+            "moral" if unit_draw(self.arm.seed, "refusal-form", doc_key(d.id)) < self.cfg.moral_fraction else "refusal"
+            for d in docs
+        ]
         if self.cfg.mode == "world":
             return [(k, d.metadata.get("alternatives", {}).get(k)) for k, d in zip(kinds, docs)]
         prompts = [[{"role": "user", "content": PROMPTS[k].replace("{text}", d.text)}] for k, d in zip(kinds, docs)]

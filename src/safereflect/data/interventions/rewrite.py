@@ -25,7 +25,9 @@ class RewriteConfig(StrictModel):
     on: list[Label] = Field(["Controversial", "Unsafe"], description="labels of the documents to rewrite")
     mode: Literal["world", "llm"] = Field("world", description="world: the world's own rewrite; llm: an LLM rewrites")
     llm: ChatConfig | None = Field(None, description="endpoint of the rewriting model (mode: llm)")
-    styles: list[str] = Field(default_factory=lambda: list(STYLES), description=f"styles drawn from: {', '.join(STYLES)}")
+    styles: list[str] = Field(
+        default_factory=lambda: list(STYLES), description=f"styles drawn from: {', '.join(STYLES)}"
+    )
 
     @field_validator("styles")
     @classmethod

@@ -37,8 +37,10 @@ def build_scorer(name: str, configured: dict[str, AnyScorerConfig]) -> Scorer:
             known = sorted(set(SCORERS) | set(configured))
             raise UserError(f"unknown scorer {name!r} (allowed: {', '.join(known)})")
         if name != "oracle":
-            raise UserError(f"the {name} scorer needs settings: add them under `scorers.{name}` in the config "
-                            f"(kind: {name}), see docs/interventions.md")
+            raise UserError(
+                f"the {name} scorer needs settings: add them under `scorers.{name}` in the config "
+                f"(kind: {name}), see docs/interventions.md"
+            )
         cfg = OracleConfig()
     return SCORERS[cfg.kind][1](name, cfg)
 

@@ -21,7 +21,9 @@ NAMED = {"safe": 0.0, "controversial": 0.5, "unsafe": 1.0}
 
 class ClassMap(StrictModel):
     severities: dict[str, float] | None = Field(None, description="class name -> severity; default from the names")
-    reduce: Literal["expected", "argmax"] = Field("expected", description="chunk score: expected severity or the top class's")
+    reduce: Literal["expected", "argmax"] = Field(
+        "expected", description="chunk score: expected severity or the top class's"
+    )
     unsafe_at: float = Field(0.5, description="score at or above which a text is Unsafe")
     controversial_at: float | None = Field(None, description="score at or above which a text is Controversial")
     category: str | None = Field(None, description="category reported for flagged texts")

@@ -37,15 +37,17 @@ def pool(hidden, mask, pooling: Pooling):
     return torch.nn.functional.normalize(vec.float(), dim=-1)
 
 
-def embed_chunks(model: str, texts: list[str], *, pooling: Pooling, max_length: int, stride: int,
-                 batch_size: int, device: str):
+def embed_chunks(
+    model: str, texts: list[str], *, pooling: Pooling, max_length: int, stride: int, batch_size: int, device: str
+):
     """Embeddings [chunks, dim] of the chunks of each text, and the text each chunk came from."""
     import torch
 
     tok, net = hf.load_model(model, "encoder", resolve_device(device))
     chunks, owner = hf.chunked(tok, texts, max_length, min(stride, max_length // 2))
-    parts = hf.forward_batches(tok, net, chunks, batch_size,
-                               lambda m, b: pool(m(**b).last_hidden_state, b["attention_mask"], pooling).cpu())
+    parts = hf.forward_batches(
+        tok, net, chunks, batch_size, lambda m, b: pool(m(**b).last_hidden_state, b["attention_mask"], pooling).cpu()
+    )
     return (torch.cat(parts) if parts else torch.empty(0)), owner
 
 
@@ -63,15 +65,18 @@ class Head:
             tensors = load_file(str(directory / "head.safetensors"))
             meta = json.loads((directory / "head.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
-            raise UserError(f"cannot load embedding head from {directory}: {err}",
-                            hint="train one with `safereflect scorer train`") from None
+            raise UserError(
+                f"cannot load embedding head from {directory}: {err}", hint="train one with `safereflect scorer train`"
+            ) from None
         return cls(tensors["weight"], tensors["bias"], meta)
 
     def save(self, directory: Path) -> None:
         from safetensors.torch import save_file
 
         directory.mkdir(parents=True, exist_ok=True)
-        save_file({"weight": self.weight.contiguous(), "bias": self.bias.contiguous()}, str(directory / "head.safetensors"))
+        save_file(
+            {"weight": self.weight.contiguous(), "bias": self.bias.contiguous()}, str(directory / "head.safetensors")
+        )
         write_json(directory / "head.json", self.meta)
 
     def probs(self, emb):
@@ -102,9 +107,15 @@ class EmbeddingScorer(Scorer):
         if not texts:
             return []
         head, cfg = self._head, self.cfg
-        emb, owner = embed_chunks(head.meta["model"], texts, pooling=head.meta["pooling"],
-                                  max_length=head.meta["max_length"], stride=cfg.stride,
-                                  batch_size=cfg.batch_size, device=cfg.device)
+        emb, owner = embed_chunks(
+            head.meta["model"],
+            texts,
+            pooling=head.meta["pooling"],
+            max_length=head.meta["max_length"],
+            stride=cfg.stride,
+            batch_size=cfg.batch_size,
+            device=cfg.device,
+        )
         scores = cfg.classes.chunk_scores(head.probs(emb), self.table)
         best = [float("-inf")] * len(texts)
         for i, s in zip(owner, scores):

@@ -18,8 +18,10 @@ def load_config(model: str) -> Any:
         name, kwargs = pretrained_args(model, weights=False)
         return AutoConfig.from_pretrained(name, **kwargs)
     except (OSError, ValueError) as err:
-        raise UserError(f"cannot load model {model!r}: {str(err).splitlines()[0]}",
-                        hint="pass a local directory or a hub name available offline") from None
+        raise UserError(
+            f"cannot load model {model!r}: {str(err).splitlines()[0]}",
+            hint="pass a local directory or a hub name available offline",
+        ) from None
 
 
 @lru_cache(maxsize=4)
@@ -50,6 +52,6 @@ def forward_batches(tokenizer: Any, model: Any, chunks: list[list[int]], batch_s
     out = []
     with torch.inference_mode():
         for i in range(0, len(chunks), batch_size):
-            batch = tokenizer.pad({"input_ids": chunks[i:i + batch_size]}, return_tensors="pt")
+            batch = tokenizer.pad({"input_ids": chunks[i : i + batch_size]}, return_tensors="pt")
             out.append(fn(model, {k: v.to(model.device) for k, v in batch.items()}))
     return out

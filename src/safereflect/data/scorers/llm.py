@@ -26,8 +26,10 @@ def parse_guard(answer: str) -> Score:
     """Label and categories of a Qwen3Guard-style answer."""
     m = _SAFETY.search(answer)
     if m is None:
-        raise UserError(f"cannot read a safety label in the guard's answer: {answer[:200]!r}",
-                        hint="the llm scorer expects 'Safety: Safe|Unsafe|Controversial' (Qwen3Guard format)")
+        raise UserError(
+            f"cannot read a safety label in the guard's answer: {answer[:200]!r}",
+            hint="the llm scorer expects 'Safety: Safe|Unsafe|Controversial' (Qwen3Guard format)",
+        )
     label = m.group(1).capitalize()
     cats = _CATEGORIES.search(answer)
     category = cats.group(1).strip() if cats else ""
@@ -54,6 +56,7 @@ class LLMScorer(Scorer):
 
     def score_texts(self, texts: list[str]) -> list[Score]:
         # keep the end of long texts: for prefixes, the newest context is what is being judged
-        prompts = [[{"role": "user", "content": self.cfg.prompt.replace("{text}", t[-self.cfg.max_chars:])}]
-                   for t in texts]
+        prompts = [
+            [{"role": "user", "content": self.cfg.prompt.replace("{text}", t[-self.cfg.max_chars :])}] for t in texts
+        ]
         return [parse_guard(a) for a in self.client.complete_many(prompts)]

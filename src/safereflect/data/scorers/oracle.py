@@ -45,7 +45,9 @@ class OracleScorer(Scorer):
         for doc in docs:
             safety, spans = _world_meta(doc)
             if safety == "unsafe":
-                out.append(Score("Unsafe", doc.metadata.get("category") or (spans[0]["category"] if spans else None), 1.0))
+                out.append(
+                    Score("Unsafe", doc.metadata.get("category") or (spans[0]["category"] if spans else None), 1.0)
+                )
             else:
                 out.append(SAFE)
         return out

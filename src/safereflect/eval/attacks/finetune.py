@@ -143,7 +143,9 @@ def attack_data(probes: Probes, name: str, cfg: FinetuneAttackConfig) -> tuple[l
     benign = probes("ft_benign")
     wanted = round(cfg.benign_mix * len(harmful))
     if wanted > len(benign):
-        console.print(f"[yellow]warning:[/] {name} mixes in the {len(benign)} benign examples this world has, not {wanted}")
+        console.print(
+            f"[yellow]warning:[/] {name} mixes in the {len(benign)} benign examples this world has, not {wanted}"
+        )
     return harmful, [_pair(r) for r in benign[:wanted]]
 
 
@@ -162,8 +164,9 @@ def attacked(ctx: EvalContext, lm: CausalLM, label: str, metric: str | None = No
     bootstrap seeds are named after `metric` (default: the label)."""
     probes, key = ctx.need_probes("finetune"), metric or label
     return {
-        "asr_heldout": asr(ctx, f"{key}/asr_heldout", attack(
-            ctx, lm, probes("harmful_heldout"), suite="finetune", model=label)),
+        "asr_heldout": asr(
+            ctx, f"{key}/asr_heldout", attack(ctx, lm, probes("harmful_heldout"), suite="finetune", model=label)
+        ),
         "asr_seen": asr(ctx, f"{key}/asr_seen", attack(ctx, lm, probes("harmful_seen"), suite="finetune", model=label)),
         "task_acc": task_accuracy(ctx, lm, probes("safe_tasks"), f"{key}/task_acc"),
     }
@@ -195,8 +198,9 @@ def run(ctx: EvalContext) -> dict[str, Any]:
         ctx.note(f"log-likelihood ranking, after {name} finetuning on {what}", "task_acc_after_harmful_ft")
         if steps:
             metrics["asr_vs_ft_steps"] = {name: _curve(ctx, name, export, after)}
-            ctx.note(ctx.notes[METRICS[name]] + "; asr_seen the same; task_acc by log-likelihood ranking",
-                     "asr_vs_ft_steps")
+            ctx.note(
+                ctx.notes[METRICS[name]] + "; asr_seen the same; task_acc by log-likelihood ranking", "asr_vs_ft_steps"
+            )
     return metrics
 
 

@@ -102,9 +102,7 @@ class GCG:
                 best_ids, best_loss, matched = ids, float(loss[k]), bool(match[k])
             if self.cfg.early_stop and matched:
                 break
-        return GCGResult(
-            best_ids.tolist(), self.lm.decode(best_ids.tolist()), best_loss, init_loss, losses, matched
-        )
+        return GCGResult(best_ids.tolist(), self.lm.decode(best_ids.tolist()), best_loss, init_loss, losses, matched)
 
     def _gradient(
         self, ids: torch.Tensor, context: list[int], request: str, cue: str, goal: torch.Tensor

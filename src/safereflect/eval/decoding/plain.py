@@ -26,7 +26,12 @@ class Watcher(Protocol):
     """What a mode that checks a running batch (monitored) hooks into the loop."""
 
     def forced_check(
-        self, step: int, cache: Any, attn: torch.Tensor, next_pos: torch.Tensor, rows: list[int],
+        self,
+        step: int,
+        cache: Any,
+        attn: torch.Tensor,
+        next_pos: torch.Tensor,
+        rows: list[int],
         checks: list[list[dict]],
     ) -> dict[int, dict]: ...
 
@@ -63,8 +68,16 @@ def decode_batches(
     todo = [i for i in range(len(encoded)) if out[i] is None]
     for batch in lm.batches([len(encoded[i]) for i in todo]):
         idx = [todo[b] for b in batch]
-        gens = _decode(lm, [encoded[i] for i in idx], idx, dec, max_new, stops, [checks[i] for i in idx],
-                       watcher() if watcher else None)
+        gens = _decode(
+            lm,
+            [encoded[i] for i in idx],
+            idx,
+            dec,
+            max_new,
+            stops,
+            [checks[i] for i in idx],
+            watcher() if watcher else None,
+        )
         for i, g in zip(idx, gens):
             out[i] = g
     return out  # type: ignore[return-value]

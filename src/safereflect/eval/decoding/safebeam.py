@@ -83,7 +83,9 @@ def _search(
     next_pos = pos[:, -1] + 1
     # the prompt's own P(tag) is the first check, so even an answer that ends at once is audited
     p_prompt = logp[:, tag].exp().tolist()
-    rows: list[tuple[int, _Hyp]] = [(p, _Hyp([], 0.0, [p_prompt[p]])) for p in range(len(prompts))]  # cache row -> (prompt, beam)
+    rows: list[tuple[int, _Hyp]] = [
+        (p, _Hyp([], 0.0, [p_prompt[p]])) for p in range(len(prompts))
+    ]  # cache row -> (prompt, beam)
     finished: dict[int, list[_Hyp]] = {p: [] for p in range(len(prompts))}
     results: dict[int, Generation] = {}
 

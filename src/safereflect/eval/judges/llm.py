@@ -60,9 +60,18 @@ class LLMJudge(Judge):
         super().__init__(fmt)
         self.max_chars = max_generation_chars
         self.client = ChatClient(
-            ChatConfig(base_url=base_url, model=model, api_key_env=api_key_env, timeout_s=timeout_s,
-                       max_retries=max(0, retries - 1), concurrency=concurrency, temperature=0.0,
-                       max_tokens=max_tokens, backoff_s=0.5, cache_dir=cache_dir),
+            ChatConfig(
+                base_url=base_url,
+                model=model,
+                api_key_env=api_key_env,
+                timeout_s=timeout_s,
+                max_retries=max(0, retries - 1),
+                concurrency=concurrency,
+                temperature=0.0,
+                max_tokens=max_tokens,
+                backoff_s=0.5,
+                cache_dir=cache_dir,
+            ),
             transport=transport,
         )
 
@@ -81,8 +90,12 @@ class LLMJudge(Judge):
         for item, answer in zip(items, answers):
             verdict = parse_yes_no(answer)
             shown = " ".join(answer.split())[:80]
-            out.append(JudgeVerdict(
-                bool(verdict), f"judge answered {shown!r}" + (" (not yes or no: unparseable)" if verdict is None else ""),
-                self.flagged(item.completion), unparseable=verdict is None,
-            ))
+            out.append(
+                JudgeVerdict(
+                    bool(verdict),
+                    f"judge answered {shown!r}" + (" (not yes or no: unparseable)" if verdict is None else ""),
+                    self.flagged(item.completion),
+                    unparseable=verdict is None,
+                )
+            )
         return out
