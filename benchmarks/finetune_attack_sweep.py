@@ -44,8 +44,11 @@ def main() -> None:
     for ev in args.evals:
         raw = json.loads((ev / "eval_config.json").read_text())["config"]
         arm = ev.name.split("-s")[0]
+        # the stage name without its hash (e.g. raw-s1): one arm's seeds are different models on
+        # different worlds, so their finetunes and baselines must not share a directory
+        run = ev.name.rsplit("-", 1)[0]
         for lr, steps, mix in points:
-            work = args.out / arm / f"lr{lr:g}-s{steps}-m{mix:g}"
+            work = args.out / run / f"lr{lr:g}-s{steps}-m{mix:g}"
             cfg = EvalConfig.model_validate(
                 raw
                 | {
@@ -56,7 +59,7 @@ def main() -> None:
             )
             lm = CausalLM.load(cfg.model, device="cpu", dtype=cfg.dtype, batch_size=cfg.batch_size)
             ctx = EvalContext(cfg, lm, resolve_model(cfg.model), Probes(cfg.probes, cfg.max_probes))
-            base_file = args.out / arm / "base.json"
+            base_file = args.out / run / "base.json"
             if base_file.is_file():
                 base = json.loads(base_file.read_text())
             else:
@@ -68,6 +71,7 @@ def main() -> None:
             after = attacked(ctx, load_like(ctx, export), "ft:harmful-100")
             row = {
                 "arm": arm,
+                "run": run,
                 "lr": lr,
                 "steps": steps,
                 "benign_mix": mix,
