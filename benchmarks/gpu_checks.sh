@@ -61,7 +61,7 @@ python3 - "$data/run/metrics.jsonl" >>"$OUT/fsdp.log" 2>&1 <<'EOF'
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
 start = next(r for r in rows if r["kind"] == "start")
-print("start:", {k: start.get(k) for k in ("precision", "compile", "parallel", "world_size", "peak_flops")})
+print("start:", {k: start.get(k) for k in ("precision", "compile", "world_size", "peak_flops")})
 for r in rows:
     if r["kind"] == "train":
         print(f"step {r['step']}: loss {r['loss']:.3f} tok/s {r['tokens_per_s']:,.0f} mfu {r.get('mfu')}")
