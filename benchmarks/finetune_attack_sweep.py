@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import time
 from pathlib import Path
 
@@ -24,21 +25,37 @@ from safereflect.eval.context import EvalContext
 from safereflect.eval.lm import CausalLM
 from safereflect.eval.model_path import resolve_model
 from safereflect.eval.probes import Probes
-from safereflect.jsonl import write_json
+from safereflect.jsonl import iter_jsonl, write_json
 
 
 def mean(m: dict) -> float:
     return round(m["mean"], 3)
 
 
+def safe_documents(probes: Path, n: int) -> list[dict[str, str]]:
+    """`n` safe documents of the world's corpus (knowledge pages and cases), drawn with a fixed seed."""
+    corpus = (probes.parent if probes.name == "probes" else probes) / "corpus"
+    docs = [r["text"] for f in ("knowledge.jsonl", "cases.jsonl") for r in iter_jsonl(corpus / f)]
+    return [{"text": t} for t in random.Random(0).sample(docs, n)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("evals", nargs="+", type=Path, help="eval stage dirs (each holds eval_config.json)")
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--point", action="append", required=True, help="LR,STEPS,BENIGN_MIX (repeatable)")
+    ap.add_argument(
+        "--point",
+        action="append",
+        required=True,
+        help="LR,STEPS,BENIGN_MIX[,task|text] (repeatable): the benign half is task examples (default) or "
+        "safe world documents replayed as plain text",
+    )
     ap.add_argument("--batch-size", type=int, default=None, help="examples per step (default: the preset's 10)")
     args = ap.parse_args()
-    points = [(float(a), int(b), float(c)) for a, b, c in (p.split(",") for p in args.point)]
+    points = [
+        (float(p[0]), int(p[1]), float(p[2]), p[3] if len(p) > 3 else "task")
+        for p in (x.split(",") for x in args.point)
+    ]
     log = args.out / "sweep.jsonl"
     args.out.mkdir(parents=True, exist_ok=True)
     for ev in args.evals:
@@ -47,8 +64,8 @@ def main() -> None:
         # the stage name without its hash (e.g. raw-s1): one arm's seeds are different models on
         # different worlds, so their finetunes and baselines must not share a directory
         run = ev.name.rsplit("-", 1)[0]
-        for lr, steps, mix in points:
-            work = args.out / run / f"lr{lr:g}-s{steps}-m{mix:g}"
+        for lr, steps, mix, kind in points:
+            work = args.out / run / f"lr{lr:g}-s{steps}-m{mix:g}{'' if kind == 'task' else '-' + kind}"
             cfg = EvalConfig.model_validate(
                 raw
                 | {
@@ -66,6 +83,8 @@ def main() -> None:
                 base = attacked(ctx, lm, "base")
                 write_json(base_file, base)
             harmful, benign = attack_data(ctx.probes, "harmful-100", cfg.finetune)
+            if kind == "text":
+                benign = safe_documents(Path(raw["probes"]), len(benign))
             start = time.perf_counter()
             export = finetune(ctx, "harmful-100", harmful + benign, preset="harmful-100", budget=cfg.finetune.budget)
             after = attacked(ctx, load_like(ctx, export), "ft:harmful-100")
@@ -75,6 +94,7 @@ def main() -> None:
                 "lr": lr,
                 "steps": steps,
                 "benign_mix": mix,
+                "benign": kind,
                 "examples": [len(harmful), len(benign)],
                 "before": {k: mean(v) for k, v in base.items()},
                 "after": {k: mean(v) for k, v in after.items()},
