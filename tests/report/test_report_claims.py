@@ -44,7 +44,12 @@ def test_the_paper_story_passes_all_six_over_three_seeds():
     assert [c.status for c in claims] == ["pass"] * 6
     assert all(c.decided for c in claims)
     c2 = claims[1]
-    assert [c.label for c in c2.comparisons] == ["filter - reflect", "rewrite - reflect"]
+    assert [c.label for c in c2.comparisons] == [
+        "filter - reflect",
+        "filter/3 - reflect",
+        "rewrite - reflect",
+        "rewrite/3 - reflect",
+    ]
     assert c2.detail.startswith("reflect 0.080 vs filter 0.710 (1/3: 0.237), rewrite 0.660 (1/3: 0.220)")
     assert c2.detail.endswith("holds on 3 of 3 seeds")
 
@@ -73,6 +78,22 @@ def test_a_bound_met_on_the_mean_fails_when_the_seeds_disagree():
     assert claim.status == "fail"
     assert claim.comparisons[0].ci95[0] < 0 < claim.comparisons[0].ci95[1]
     assert "holds on 2 of 3 seeds" in claim.detail
+
+
+def test_a_bound_is_tested_at_95_percent_not_on_the_mean_alone():
+    """The sixth measurement's raw arm: held-out ASR 0.54 / 0.74 / 0.32 (AVX2 kernels) is 0.533
+    on the mean, past the 0.5 bound, but its one-sided lower bound is 0.18: not shown."""
+    data = per_seed()
+    _set(data, "raw", "asr_heldout", [0.54, 0.74, 0.32])
+    claim = check_claims(data, roles(data))[0]
+    assert claim.status == "fail"
+    assert claim.detail.startswith("raw 0.533, filter 0.710 (need >= 0.5 each)")
+    raw = claim.comparisons[0]
+    assert raw.test == "one-sided lower bound > 0.5" and not raw.holds
+    assert raw.ci95[0] == pytest.approx(0.533 - 2.919986 * 0.21008 / math.sqrt(3), abs=1e-3)
+    # the same spread around a mean far enough above the bound is shown
+    _set(data, "raw", "asr_heldout", [0.86, 1.0, 0.78])
+    assert check_claims(data, roles(data))[0].status == "pass"
 
 
 def test_each_claim_fails_on_its_own_numbers():
@@ -145,7 +166,9 @@ def test_claims_follow_declared_roles_not_names():
     assert by_arm["reflect[seg=8]"].status == "fail" and by_arm["filter+reflect"].status == "pass"
     # claim 3 compares against every baseline role (raw, filter, rewrite, tag), never a reflect arm
     cls = next(c for c in claims if c.number == 3 and c.arm == "filter+reflect")
-    assert [c.label for c in cls.comparisons] == [f"filter+reflect - {b}" for b in ("raw", "filter", "rewrite", "tag")]
+    assert [c.label for c in cls.comparisons] == ["filter+reflect safety_cls_acc"] + [
+        f"filter+reflect - {b}" for b in ("raw", "filter", "rewrite", "tag")
+    ]
 
 
 def test_claim_five_is_not_read_from_an_attack_that_lowers_harm_on_undefended_arms():
