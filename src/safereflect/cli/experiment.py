@@ -74,17 +74,19 @@ def dry_run(cfg, device: str) -> None:
 LAUNCHERS = ("inprocess", "local", "slurm")
 
 
-def print_job_graph(cfg, states: dict[str, str] | None = None) -> None:
-    """The launcher's jobs: each stage, what it waits for, what it asks for, and its state."""
+def print_job_graph(cfg, states: dict[str, str] | None = None, launcher: str | None = None) -> None:
+    """The launcher's jobs: each stage, what it waits for, what it asks for, and its state.
+    `launcher`: the graph's shape (a Slurm prepare may be three jobs); by default that of the
+    run's last launch."""
     from rich.table import Table
 
-    from safereflect.experiment.launch import job_graph, read_ledger, stage_states
+    from safereflect.experiment.launch import job_graph, ledger_launcher, read_ledger, stage_states
 
-    jobs, runs = job_graph(cfg)
+    jobs, runs = job_graph(cfg, launcher or ledger_launcher(cfg.out_dir))
     ledger = read_ledger(cfg.out_dir)
     states = states or stage_states(cfg, jobs, runs, ledger)
     table = Table(title=f"experiment {cfg.name}: {len(jobs)} jobs ({cfg.out_dir})")
-    for col in ("stage", "depends on", "nodes x GPUs", "CPUs", "mem", "time", "partition", "state"):
+    for col in ("stage", "depends on", "nodes x GPUs", "processes", "CPUs", "mem", "time", "partition", "state"):
         table.add_column(col)
     colour = {"done": "green", "failed": "red", "running": "cyan", "queued": "yellow"}
     for job in jobs:
@@ -98,9 +100,10 @@ def print_job_graph(cfg, states: dict[str, str] | None = None) -> None:
             job.id,
             deps or "-",
             f"{r.nodes} x {r.gpus_per_node}",
+            f"{job.tasks} (array)" if job.part == "tasks" else str(job.processes),
             str(r.cpus),
             f"{r.mem_gb:g} GB" if r.mem_gb else "-",
-            f"{r.time_min} min",
+            f"{r.time_min} min" if r.time_min else "-",
             r.partition or "-",
             f"[{colour.get(states[job.id], 'white')}]{state}[/]",
         )
@@ -142,7 +145,7 @@ def run(
     if dry:
         dry_run(cfg, device)
         if launcher != "inprocess":
-            print_job_graph(cfg)
+            print_job_graph(cfg, launcher=launcher)
         return
     if launcher == "inprocess":
         from safereflect.experiment import run_experiment
@@ -156,7 +159,7 @@ def run(
     check_stage_configs(cfg)
     write_json(ensure_writable_dir(cfg.out_dir) / "experiment.json", cfg.model_dump(mode="json"))
     states = launch(cfg, launcher, force=force, parallel=parallel)
-    print_job_graph(cfg, states)
+    print_job_graph(cfg, states, launcher)
     failed = [k for k, v in states.items() if v == "failed"]
     if failed:
         raise UserError(
