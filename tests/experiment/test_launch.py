@@ -59,6 +59,9 @@ def test_local_launcher_writes_the_results_of_the_in_process_run(launched):
     tmp, log = launched
     for job in ("world/tiny-w0", "tokenizer/tokenizer-raw-w0", "train/raw-s0", "eval/reflect-s0", "report"):
         assert f"job {job} (pid" in log, (job, log)
+    # each finetuning attack ran in a job of its own, before its evaluation, which reused it
+    assert log.index("job eval/raw-s0/attack-harmful-100 (pid") < log.index("job eval/raw-s0 (pid")
+    assert "job eval/reflect-s0/attack-benign (pid" in log
     inprocess = safereflect("run", experiment(tmp, "inprocess"))
     assert inprocess.returncode == 0, inprocess.stdout + inprocess.stderr
     local = json.loads((tmp / "local" / "results.json").read_text())
@@ -198,6 +201,9 @@ def test_dry_run_shows_a_slurm_prepare_as_setup_array_and_merge(tmp_path):
     assert rows["prepare/reflect-s0"][2].strip() == "prepare/reflect-s0/tasks"
     assert rows["train/reflect-s0"][2].strip() == "prepare/reflect-s0"
     assert "prepare/raw-s0/setup" not in rows and "prepare/raw-s0" in rows  # the raw arm prepares locally in a job
+    attacks = [f"eval/reflect-s0/attack-{a}" for a in ("harmful-100", "benign")]
+    assert all(rows[a][2].strip() == "train/reflect-s0" for a in attacks)
+    assert rows["eval/reflect-s0"][2].strip() == ", ".join(["train/reflect-s0", *attacks])
     local = safereflect("run", cfg, "--launcher", "local", "--dry-run")  # locally, one job runs the local executor
     assert "prepare/reflect-s0/tasks" not in local.stdout and "prepare/reflect-s0 " in local.stdout
 

@@ -91,7 +91,14 @@ def print_job_graph(cfg, states: dict[str, str] | None = None, launcher: str | N
     colour = {"done": "green", "failed": "red", "running": "cyan", "queued": "yellow"}
     for job in jobs:
         r = job.resources
-        deps = ", ".join(job.deps) if len(job.deps) <= 3 else f"{len(job.deps)} {job.deps[0].split('/')[0]} jobs"
+        kinds = {d.split("/")[0] for d in job.deps}
+        deps = (
+            ", ".join(job.deps)
+            if len(job.deps) <= 3
+            else f"{len(job.deps)} {kinds.pop()} jobs"
+            if len(kinds) == 1
+            else f"{', '.join(job.deps[:2])} and {len(job.deps) - 2} more"
+        )
         state = states[job.id]
         entry = ledger.get(job.id)
         if entry and state in ("queued", "running", "unknown", "failed"):

@@ -39,6 +39,13 @@ class Step:
     variant: Variant | None = None
     deps: list[str] = field(default_factory=list)  # ids of the steps it reads (the last of a chain)
     prepare: Any = field(default=None, repr=False)  # tokenizer, prepare: the PrepareConfig (out: ".")
+    evaluation: Any = field(default=None, repr=False)  # eval: the EvalConfig (out: ".")
+
+    @property
+    def attacks(self) -> list[str]:
+        """The finetuning attacks of an evaluation (its `finetune` suite)."""
+        ec = self.evaluation
+        return list(ec.finetune.attacks) if ec is not None and "finetune" in ec.suites else []
 
     @property
     def id(self) -> str:
@@ -153,6 +160,7 @@ def pipeline(cfg: ExperimentConfig, cache: StageCache, v: Variant, seed: int, sr
         seed,
         v,
         [train.id],
+        evaluation=ec,
     )
     return [prep, train, ev]
 

@@ -34,6 +34,7 @@ from safereflect.experiment.graph import Step, experiment_steps
 from safereflect.experiment.resources import Resources
 from safereflect.experiment.stages import MARKER, StageCache
 from safereflect.jsonl import read_json, write_json
+from safereflect.stage import read_done
 
 LEDGER = "jobs.json"
 ACTIVE = ("queued", "running", "unknown")
@@ -85,6 +86,13 @@ def job_graph(cfg: ExperimentConfig, launcher: str = "local") -> tuple[list[Job]
     for s in steps:
         preset = (s.variant.model if s.variant else None) or cfg.train.get("preset", "cpu-1m")
         res, path = cfg.resources.resolve(s.kind, preset), cache.path(s.stage, s.name, s.key)
+        if s.attacks:  # each finetuning attack its own job; the evaluation reuses what they trained
+            attack_res = cfg.resources.resolve("attack", preset)
+            attacks = [
+                Job(f"{s.id}/attack-{a}", "attack", s.deps, attack_res, s, path, f"attack:{a}") for a in s.attacks
+            ]
+            jobs += [*attacks, Job(s.id, s.kind, s.deps + [a.id for a in attacks], res, s, path)]
+            continue
         if not arrayed(launcher, s):
             jobs.append(Job(s.id, s.kind, s.deps, res, s, path))
             continue
@@ -134,13 +142,15 @@ def slurm_minutes(limit: str) -> int | None:
 def finished(cfg: ExperimentConfig, job: Job, runs: list[dict[str, Any]]) -> bool:
     """A stage by its completion record; a prepare's setup by its saved tokenizer and its
     array by its tasks' completion markers (or what the merge wrote before removing them);
-    the report when results.json was written from exactly these runs, after the last
+    an attack by its finetune's record; the report when results.json was written from exactly these runs, after the last
     of their evaluations finished."""
     if job.path is not None:
         if StageCache(cfg.out_dir / "stages").done(job.path) is not None:
             return True
         if job.part == "setup":
             return (layout(job.path)["work"] / "tokenizer.done").is_file()
+        if job.part and job.part.startswith("attack:"):
+            return read_done(job.path / "finetune" / job.part.split(":", 1)[1]) is not None
         if job.part == "tasks":  # the merge removes the markers once stats.json is written
             return (job.path / "stats.json").is_file() or tasks_complete(layout(job.path)["process"], job.tasks)
         return False
@@ -456,6 +466,11 @@ def run_job(
     step, cache = job.step, StageCache(cfg.out_dir / "stages", log=console.print)
     if step.prepare is not None:
         return _run_prepare_job(job, launcher, cache)
+    if job.kind == "attack":
+        from safereflect.eval.attacks.finetune import run_attack
+
+        run_attack(step.evaluation.model_copy(update={"out": job.path}), job.part.split(":", 1)[1])  # type: ignore[union-attr]
+        return job.id
     r = job.resources
     if job.kind == "train" and (r.nodes or 1) * max(1, r.gpus_per_node or 0) > 1:
         from submitit.helpers import TorchDistributedEnvironment
