@@ -74,6 +74,17 @@ def dry_run(cfg, device: str) -> None:
 LAUNCHERS = ("inprocess", "local", "slurm")
 
 
+def _deps(deps: list[str]) -> str:
+    """What a job waits for, short: an evaluation's attacks counted, a long list by kind."""
+    attacks = [d for d in deps if "/attack-" in d]
+    rest = [d for d in deps if d not in attacks]
+    kinds = {d.split("/")[0] for d in rest}
+    shown = ", ".join(rest) if len(rest) <= 3 or len(kinds) > 1 else f"{len(rest)} {kinds.pop()} jobs"
+    if attacks:
+        shown += f" and {len(attacks)} attack{'s' if len(attacks) > 1 else ''}"
+    return shown
+
+
 def print_job_graph(cfg, states: dict[str, str] | None = None, launcher: str | None = None) -> None:
     """The launcher's jobs: each stage, what it waits for, what it asks for, and its state.
     `launcher`: the graph's shape (a Slurm prepare may be three jobs); by default that of the
@@ -86,19 +97,13 @@ def print_job_graph(cfg, states: dict[str, str] | None = None, launcher: str | N
     ledger = read_ledger(cfg.out_dir)
     states = states or stage_states(cfg, jobs, runs, ledger)
     table = Table(title=f"experiment {cfg.name}: {len(jobs)} jobs ({cfg.out_dir})")
-    for col in ("stage", "depends on", "nodes x GPUs", "processes", "CPUs", "mem", "time", "partition", "state"):
+    for col in ("stage", "depends on", "nodes x GPUs", "processes", "CPUs", "mem", "time", "partition"):
         table.add_column(col)
+    table.add_column("state", overflow="fold")  # a failed job's log path is wrapped, never cut
     colour = {"done": "green", "failed": "red", "running": "cyan", "queued": "yellow"}
     for job in jobs:
         r = job.resources
-        kinds = {d.split("/")[0] for d in job.deps}
-        deps = (
-            ", ".join(job.deps)
-            if len(job.deps) <= 3
-            else f"{len(job.deps)} {kinds.pop()} jobs"
-            if len(kinds) == 1
-            else f"{', '.join(job.deps[:2])} and {len(job.deps) - 2} more"
-        )
+        deps = _deps(job.deps)
         state = states[job.id]
         entry = ledger.get(job.id)
         if entry and state in ("queued", "running", "unknown", "failed"):

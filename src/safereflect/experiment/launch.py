@@ -140,10 +140,10 @@ def slurm_minutes(limit: str) -> int | None:
 
 
 def finished(cfg: ExperimentConfig, job: Job, runs: list[dict[str, Any]]) -> bool:
-    """A stage by its completion record; a prepare's setup by its saved tokenizer and its
-    array by its tasks' completion markers (or what the merge wrote before removing them);
-    an attack by its finetune's record; the report when results.json was written from exactly these runs, after the last
-    of their evaluations finished."""
+    """A stage by its completion record; a prepare's setup by its saved tokenizer, its array
+    by its tasks' completion markers (or what the merge wrote before removing them); an
+    attack by its finetune's record; the report when results.json was written from exactly
+    these runs, after the last of their evaluations finished."""
     if job.path is not None:
         if StageCache(cfg.out_dir / "stages").done(job.path) is not None:
             return True
