@@ -471,8 +471,7 @@ def run_job(
 
         run_attack(step.evaluation.model_copy(update={"out": job.path}), job.part.split(":", 1)[1])  # type: ignore[union-attr]
         return job.id
-    r = job.resources
-    if job.kind == "train" and (r.nodes or 1) * max(1, r.gpus_per_node or 0) > 1:
+    if job.kind == "train" and job.processes > 1:
         from submitit.helpers import TorchDistributedEnvironment
 
         # RANK, WORLD_SIZE, MASTER_ADDR/PORT, LOCAL_RANK: what start_runtime reads under torchrun;
