@@ -43,6 +43,22 @@ def test_slurm_executor_gets_the_configured_arguments(tmp_path):
     assert ex.job_name == "safereflect-prepare-process" and str(tmp_path / "logs") in ex.logging_dir.path
 
 
+def test_slurm_tasks_run_this_python_and_get_whole_units_of_memory(tmp_path):
+    import sys
+    from pathlib import Path
+
+    run = validate(RunConfig, {"executor": "slurm", "slurm": {"partition": "cpu", "mem_per_cpu_gb": 1.5}})
+    ex = build_executor([_step], tasks=2, logging_dir=tmp_path / "logs", run=run, name="process")
+    script = ex.get_launch_file_contents(ex.get_sbatch_args(2), "launch_pickled_pipeline x")
+    assert "#SBATCH --mem-per-cpu=1536M" in script and "1.5G" not in script
+    assert f"export PATH={Path(sys.executable).parent}:$PATH" in script
+    venv = validate(
+        RunConfig, {"executor": "slurm", "slurm": {"partition": "cpu", "venv_path": "/opt/venv/bin/activate"}}
+    )
+    ex = build_executor([_step], tasks=2, logging_dir=tmp_path / "logs", run=venv, name="process")
+    assert "source /opt/venv/bin/activate" in ex.get_launch_file_contents(ex.get_sbatch_args(2), "x")
+
+
 def test_slurm_needs_a_partition(tmp_path):
     with pytest.raises(UserError, match="partition"):
         build_executor([_step], tasks=2, logging_dir=tmp_path, run=validate(RunConfig, {"executor": "slurm"}), name="p")

@@ -12,9 +12,12 @@ def test_gpu_presets_ask_for_their_layout_and_cpu_presets_for_no_gpu():
     big = res.resolve("train", "smollm2-1.7b")
     assert (big.nodes, big.gpus_per_node) == (4, 8)
     assert res.resolve("eval", "smollm2-1.7b").gpus_per_node == 1
+    attack = res.resolve("attack", "smollm2-1.7b")  # each finetuning attack: one GPU, like the evaluation
+    assert (attack.nodes, attack.gpus_per_node, attack.time_min) == (1, 1, 360)
     assert (res.resolve("train", "350m").nodes, res.resolve("train", "350m").gpus_per_node) == (1, 8)
     for preset in ("tiny", "cpu-1m", "cpu-3m"):
-        assert res.resolve("train", preset).gpus_per_node == 0 and res.resolve("eval", preset).gpus_per_node == 0
+        for kind in ("train", "attack", "eval"):
+            assert res.resolve(kind, preset).gpus_per_node == 0
     assert res.resolve("world", None).gpus_per_node == 0
 
 

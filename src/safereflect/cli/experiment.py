@@ -74,22 +74,36 @@ def dry_run(cfg, device: str) -> None:
 LAUNCHERS = ("inprocess", "local", "slurm")
 
 
-def print_job_graph(cfg, states: dict[str, str] | None = None) -> None:
-    """The launcher's jobs: each stage, what it waits for, what it asks for, and its state."""
+def _deps(deps: list[str]) -> str:
+    """What a job waits for, short: an evaluation's attacks counted, a long list by kind."""
+    attacks = [d for d in deps if "/attack-" in d]
+    rest = [d for d in deps if d not in attacks]
+    kinds = {d.split("/")[0] for d in rest}
+    shown = ", ".join(rest) if len(rest) <= 3 or len(kinds) > 1 else f"{len(rest)} {kinds.pop()} jobs"
+    if attacks:
+        shown += f" and {len(attacks)} attack{'s' if len(attacks) > 1 else ''}"
+    return shown
+
+
+def print_job_graph(cfg, states: dict[str, str] | None = None, launcher: str | None = None) -> None:
+    """The launcher's jobs: each stage, what it waits for, what it asks for, and its state.
+    `launcher`: the graph's shape (a Slurm prepare may be three jobs); by default that of the
+    run's last launch."""
     from rich.table import Table
 
-    from safereflect.experiment.launch import job_graph, read_ledger, stage_states
+    from safereflect.experiment.launch import job_graph, ledger_launcher, read_ledger, stage_states
 
-    jobs, runs = job_graph(cfg)
+    jobs, runs = job_graph(cfg, launcher or ledger_launcher(cfg.out_dir))
     ledger = read_ledger(cfg.out_dir)
     states = states or stage_states(cfg, jobs, runs, ledger)
     table = Table(title=f"experiment {cfg.name}: {len(jobs)} jobs ({cfg.out_dir})")
-    for col in ("stage", "depends on", "nodes x GPUs", "CPUs", "mem", "time", "partition", "state"):
+    for col in ("stage", "depends on", "nodes x GPUs", "processes", "CPUs", "mem", "time", "partition"):
         table.add_column(col)
+    table.add_column("state", overflow="fold")  # a failed job's log path is wrapped, never cut
     colour = {"done": "green", "failed": "red", "running": "cyan", "queued": "yellow"}
     for job in jobs:
         r = job.resources
-        deps = ", ".join(job.deps) if len(job.deps) <= 3 else f"{len(job.deps)} {job.deps[0].split('/')[0]} jobs"
+        deps = _deps(job.deps)
         state = states[job.id]
         entry = ledger.get(job.id)
         if entry and state in ("queued", "running", "unknown", "failed"):
@@ -98,9 +112,10 @@ def print_job_graph(cfg, states: dict[str, str] | None = None) -> None:
             job.id,
             deps or "-",
             f"{r.nodes} x {r.gpus_per_node}",
+            f"{job.tasks} (array)" if job.part == "tasks" else str(job.processes),
             str(r.cpus),
             f"{r.mem_gb:g} GB" if r.mem_gb else "-",
-            f"{r.time_min} min",
+            f"{r.time_min} min" if r.time_min else "-",
             r.partition or "-",
             f"[{colour.get(states[job.id], 'white')}]{state}[/]",
         )
@@ -142,7 +157,7 @@ def run(
     if dry:
         dry_run(cfg, device)
         if launcher != "inprocess":
-            print_job_graph(cfg)
+            print_job_graph(cfg, launcher=launcher)
         return
     if launcher == "inprocess":
         from safereflect.experiment import run_experiment
@@ -156,7 +171,7 @@ def run(
     check_stage_configs(cfg)
     write_json(ensure_writable_dir(cfg.out_dir) / "experiment.json", cfg.model_dump(mode="json"))
     states = launch(cfg, launcher, force=force, parallel=parallel)
-    print_job_graph(cfg, states)
+    print_job_graph(cfg, states, launcher)
     failed = [k for k, v in states.items() if v == "failed"]
     if failed:
         raise UserError(

@@ -6,7 +6,9 @@ terminal, which would bury our progress bar and turn a user error into a wall of
 parent shows progress from the files the tasks write and turns a failure into one message.
 Completion markers in the logging directory make a relaunch skip finished tasks.
 Slurm and Ray runs use datatrove's executors as they are; Slurm returns once the job is
-submitted, and a rerun of the same command picks up from the markers.
+submitted, and a rerun of the same command picks up from the markers. The experiment
+launcher (`safereflect run --launcher slurm`) submits the array itself, before the stages it
+reads exist (`DeferredSlurmExecutor`), and merges in a job of its own (`submit=False`).
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from datatrove.executor.base import PipelineExecutor
+from datatrove.executor.slurm import SlurmPipelineExecutor
 
 from safereflect.console import console, progress
 from safereflect.data.config import RunConfig
@@ -42,25 +47,7 @@ def build_executor(pipeline: list, *, tasks: int, logging_dir: Path, run: RunCon
             pipeline, tasks=tasks, workers=min(run.workers, tasks), logging_dir=str(logging_dir), start_method="fork"
         )
     if run.executor == "slurm":
-        from datatrove.executor.slurm import SlurmPipelineExecutor
-
-        s = run.slurm
-        if not s.partition:
-            raise UserError("executor slurm needs run.slurm.partition")
-        return SlurmPipelineExecutor(
-            pipeline,
-            tasks=tasks,
-            time=s.time,
-            partition=s.partition,
-            cpus_per_task=s.cpus_per_task,
-            mem_per_cpu_gb=s.mem_per_cpu_gb,
-            workers=s.max_concurrent,
-            job_name=f"{s.job_name}-{name}",
-            qos=s.qos,
-            venv_path=s.venv_path,
-            sbatch_args=s.sbatch_args,
-            logging_dir=str(logging_dir),
-        )
+        return SlurmPipelineExecutor(pipeline, **slurm_arguments(run, tasks=tasks, logging_dir=logging_dir, name=name))
     from datatrove.executor.ray import RayPipelineExecutor
 
     r = run.ray
@@ -72,6 +59,53 @@ def build_executor(pipeline: list, *, tasks: int, logging_dir: Path, run: RunCon
         cpus_per_task=r.cpus_per_task,
         mem_per_cpu_gb=r.mem_per_cpu_gb,
     )
+
+
+def slurm_arguments(
+    run: RunConfig, *, tasks: int, logging_dir: Path, name: str, partition: str | None = None
+) -> dict[str, Any]:
+    """SlurmPipelineExecutor's arguments from `run.slurm` (`partition`: the fallback when it
+    names none). Without a venv to activate, the tasks run the Python that submitted them
+    (its bin directory first on PATH, for datatrove's `launch_pickled_pipeline`), as submitit's
+    jobs do."""
+    s = run.slurm
+    partition = s.partition or partition
+    if not partition:
+        raise UserError("executor slurm needs run.slurm.partition")
+    sbatch_args = dict(s.sbatch_args)
+    mem = s.mem_per_cpu_gb
+    if mem != int(mem):  # datatrove writes f"{mem}G", and sbatch takes whole units only
+        sbatch_args.setdefault("mem-per-cpu", f"{round(mem * 1024)}M")
+    return {
+        "tasks": tasks,
+        "time": s.time,
+        "partition": partition,
+        "cpus_per_task": s.cpus_per_task,
+        "mem_per_cpu_gb": int(mem),
+        "workers": s.max_concurrent,
+        "job_name": f"{s.job_name}-{name}",
+        "qos": s.qos,
+        "venv_path": s.venv_path,
+        "env_command": None if s.venv_path else f"export PATH={Path(sys.executable).parent}:$PATH",
+        "sbatch_args": sbatch_args,
+        "logging_dir": str(logging_dir),
+    }
+
+
+class DeferredSlurmExecutor(SlurmPipelineExecutor):
+    """datatrove's Slurm executor for a pipeline that each task builds when it starts, with
+    `build()`: the experiment launcher submits the array (held by a dependency) before the
+    world and tokenizer the pipeline reads exist, so it cannot build the pipeline itself.
+    `build` must pickle by reference (a module-level function, or a partial of one)."""
+
+    def __init__(self, build: Callable[[], list], **kwargs: Any):
+        super().__init__([], **kwargs)
+        self.build = build
+
+    def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):
+        if not self.pipeline:
+            self.pipeline = self.build()
+        return super()._run_for_rank(rank, local_rank, node_rank)
 
 
 def _child(executor: PipelineExecutor, log: Path, error: Path) -> None:
@@ -93,10 +127,21 @@ def _child(executor: PipelineExecutor, log: Path, error: Path) -> None:
     os._exit(code)
 
 
-def run_stage(executor: PipelineExecutor, *, label: str, stage_dir: Path, total: int | None) -> None:
-    """Run all of the executor's unfinished tasks; raise if any fails or is still pending."""
-    if not executor.get_incomplete_ranks():
+def run_stage(
+    executor: PipelineExecutor, *, label: str, stage_dir: Path, total: int | None, submit: bool = True
+) -> None:
+    """Run all of the executor's unfinished tasks; raise if any fails or is still pending.
+    With `submit` off the tasks must have run already (a job that merges what an array job
+    made): unfinished ones are an error, never run or submitted from here."""
+    pending = executor.get_incomplete_ranks()
+    if not pending:
         return
+    if not submit:
+        raise UserError(
+            f"{label}: {len(pending)} of {executor.world_size} tasks did not finish "
+            f"(task {pending[0]} first; their logs: {stage_dir / 'slurm_logs'}, {stage_dir / 'logs'})",
+            hint="rerun the same command: it resubmits the unfinished tasks",
+        )
     if not hasattr(executor, "start_method"):  # slurm, ray: their own processes and logs
         executor.run()
     else:

@@ -91,30 +91,70 @@ def _tokenizer(cfg: PrepareConfig, out: Path) -> Path:
     return tok_dir / "tokenizer.json"
 
 
-def run_prepare(cfg: PrepareConfig, *, force: bool = False) -> Path:
-    """Prepare one arm into `cfg.out` and return it; a finished output is not recomputed."""
-    from tokenizers import Tokenizer
-
+def prepare_setup(cfg: PrepareConfig, *, force: bool = False) -> tuple[Path, str] | None:
+    """What must exist before the tasks run: `cfg.out` claimed for this config and its
+    tokenizer (trained or adopted). Returns (tokenizer file, run key), or None when the
+    output is already finished."""
     out = ensure_writable_dir(cfg.out)
     key = run_key(cfg)
-    stats_path = out / "stats.json"
     if not force and done_with(out, key):
         console.print(f"{out}: already prepared with this config")
-        return out
+        return None
     _claim(out, key, force)
-    paths = layout(out)
-    arm = arm_name(cfg.arm)
-
     files = resolve(cfg.input).files
     if 0 < len(files) < cfg.tasks:  # tasks share out whole files
         console.print(
             f"[yellow]note:[/] {cfg.tasks} tasks but {len(files)} input files: "
             f"{cfg.tasks - len(files)} tasks have nothing to read; split the input into more files"
         )
-    tokenizer_file = _tokenizer(cfg, out)
+    return _tokenizer(cfg, out), key
+
+
+def task_pipeline(cfg_json: dict[str, Any]) -> list:
+    """The pipeline of a prepare whose setup (`prepare_setup`) has run, from its config: what
+    each task of a `DeferredSlurmExecutor` array builds when it starts."""
+    from safereflect.config import validate
+
+    cfg = validate(PrepareConfig, cfg_json)
+    return build_pipeline(cfg, cfg.out, layout(cfg.out)["tokens"] / "tokenizer" / "tokenizer.json")
+
+
+def array_executor(cfg: PrepareConfig, *, partition: str | None, depends_job_id: str | None, sbatch_args=None):
+    """datatrove's Slurm array of `cfg`'s tasks, to be submitted (`launch_job()`) before its
+    inputs exist: each task builds the pipeline when it starts, after the job it waits for
+    (`depends_job_id`, the setup) has claimed the output and saved the tokenizer."""
+    from functools import partial
+
+    from safereflect.data.launch import DeferredSlurmExecutor, slurm_arguments
+
+    kwargs = slurm_arguments(
+        cfg.run, tasks=cfg.tasks, logging_dir=layout(cfg.out)["process"], name=Path(cfg.out).name, partition=partition
+    )
+    kwargs["sbatch_args"] = (sbatch_args or {}) | kwargs["sbatch_args"]  # the prepare config's own win
+    return DeferredSlurmExecutor(
+        partial(task_pipeline, cfg.model_dump(mode="json")), depends_job_id=depends_job_id, **kwargs
+    )
+
+
+def run_prepare(cfg: PrepareConfig, *, force: bool = False, submit: bool = True) -> Path:
+    """Prepare one arm into `cfg.out` and return it; a finished output is not recomputed.
+    `submit=False`: the tasks were run by an array job already (`array_executor`); merge what
+    they made, and fail, naming their logs, if any did not finish."""
+    from tokenizers import Tokenizer
+
+    out = ensure_writable_dir(cfg.out)
+    setup = prepare_setup(cfg, force=force)
+    if setup is None:
+        return out
+    tokenizer_file, key = setup
+    stats_path = out / "stats.json"
+    paths = layout(out)
+    arm = arm_name(cfg.arm)
     pipeline = build_pipeline(cfg, out, tokenizer_file)
-    executor = build_executor(pipeline, tasks=cfg.tasks, logging_dir=paths["process"], run=cfg.run, name="process")
-    run_stage(executor, label=f"prepare {arm}", stage_dir=paths["process"], total=estimate_documents(cfg.input))
+    run = cfg.run if submit else cfg.run.model_copy(update={"executor": "local"})  # the merge submits nothing
+    executor = build_executor(pipeline, tasks=cfg.tasks, logging_dir=paths["process"], run=run, name="process")
+    total = estimate_documents(cfg.input) if submit else None
+    run_stage(executor, label=f"prepare {arm}", stage_dir=paths["process"], total=total, submit=submit)
 
     facts = tokenizer_facts(Tokenizer.from_file(str(tokenizer_file)), cfg.interventions.reflect.format)
     for split in ("train", "val"):

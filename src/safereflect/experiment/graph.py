@@ -38,6 +38,14 @@ class Step:
     seed: int
     variant: Variant | None = None
     deps: list[str] = field(default_factory=list)  # ids of the steps it reads (the last of a chain)
+    prepare: Any = field(default=None, repr=False)  # tokenizer, prepare: the PrepareConfig (out: ".")
+    evaluation: Any = field(default=None, repr=False)  # eval: the EvalConfig (out: ".")
+
+    @property
+    def attacks(self) -> list[str]:
+        """The finetuning attacks of an evaluation (its `finetune` suite)."""
+        ec = self.evaluation
+        return list(ec.finetune.attacks) if ec is not None and "finetune" in ec.suites else []
 
     @property
     def id(self) -> str:
@@ -97,6 +105,7 @@ def seed_sources(cfg: ExperimentConfig, cache: StageCache, seed: int) -> SeedSou
             name,
             seed,
             deps=[s.id for s in steps],
+            prepare=base,
         )
     )
     base_dir = cache.path("prepare", name, key)
@@ -121,8 +130,9 @@ def pipeline(cfg: ExperimentConfig, cache: StageCache, v: Variant, seed: int, sr
         v.name(cfg),
         seed,
         v,
-        [s.id for s in src.steps[-1:]],
-    )  # the tokenizer, which comes after the world
+        [s.id for s in src.steps[-1:]],  # the tokenizer, which comes after the world
+        pc,
+    )
     prep_dir = cache.path(prep.stage, prep.name, prep.key)
     tc = train_config(cfg, v, seed, prep_dir, Path("."))
     train = Step(
@@ -150,6 +160,7 @@ def pipeline(cfg: ExperimentConfig, cache: StageCache, v: Variant, seed: int, sr
         seed,
         v,
         [train.id],
+        evaluation=ec,
     )
     return [prep, train, ev]
 

@@ -8,13 +8,18 @@ finished stages, resubmits failed ones and leaves queued or running ones alone.
 
 Slurm gets the whole graph at once, each job held by `--dependency=afterok:` on the jobs it
 reads (`kill-on-invalid-dep`, so the dependants of a failed job end instead of waiting
-forever). submitit's local executor has no dependencies, so `local` runs each job once the
-stages it reads are finished, at most `--parallel` at once, and waits for the last.
+forever). A prepare whose config says `run.executor: slurm` is three jobs there: its setup
+(claim the output, train or adopt the tokenizer), datatrove's own array job of its tasks
+(submitted by datatrove's executor, which gives its job id for the next job to wait on) and
+its merge, which writes the stage's record. submitit's local executor has no dependencies,
+so `local` runs each job once the stages it reads are finished, at most `--parallel` at
+once, and waits for the last; its prepare jobs run datatrove's local executor.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -22,12 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from safereflect.console import console
+from safereflect.data.pipeline import layout
 from safereflect.errors import UserError
 from safereflect.experiment.config import ExperimentConfig
 from safereflect.experiment.graph import Step, experiment_steps
 from safereflect.experiment.resources import Resources
 from safereflect.experiment.stages import MARKER, StageCache
 from safereflect.jsonl import read_json, write_json
+from safereflect.stage import read_done
 
 LEDGER = "jobs.json"
 ACTIVE = ("queued", "running", "unknown")
@@ -54,27 +61,99 @@ class Job:
     resources: Resources
     step: Step | None  # None: the report
     path: Path | None  # the stage directory
+    part: str | None = None  # of a stage run as several jobs: setup, tasks (an array), merge
+    tasks: int = 1  # an array job's tasks
+
+    @property
+    def processes(self) -> int:
+        """Processes the job runs: one per GPU of a training job, one per task of an array."""
+        if self.part == "tasks":
+            return self.tasks
+        r = self.resources
+        return (r.nodes or 1) * max(1, r.gpus_per_node or 0) if self.kind == "train" else 1
 
 
-def job_graph(cfg: ExperimentConfig) -> tuple[list[Job], list[dict[str, Any]]]:
+def arrayed(launcher: str, step: Step) -> bool:
+    """Whether a prepare runs as setup, datatrove array and merge jobs: on Slurm, when its
+    config asks for datatrove's Slurm executor."""
+    return launcher == "slurm" and step.prepare is not None and step.prepare.run.executor == "slurm"
+
+
+def job_graph(cfg: ExperimentConfig, launcher: str = "local") -> tuple[list[Job], list[dict[str, Any]]]:
     cache = StageCache(cfg.out_dir / "stages")
     steps, runs = experiment_steps(cfg, cache)
     jobs = []
     for s in steps:
         preset = (s.variant.model if s.variant else None) or cfg.train.get("preset", "cpu-1m")
-        jobs.append(
-            Job(s.id, s.kind, s.deps, cfg.resources.resolve(s.kind, preset), s, cache.path(s.stage, s.name, s.key))
-        )
+        res, path = cfg.resources.resolve(s.kind, preset), cache.path(s.stage, s.name, s.key)
+        if s.attacks:  # each finetuning attack its own job; the evaluation reuses what they trained
+            attack_res = cfg.resources.resolve("attack", preset)
+            attacks = [
+                Job(f"{s.id}/attack-{a}", "attack", s.deps, attack_res, s, path, f"attack:{a}") for a in s.attacks
+            ]
+            jobs += [*attacks, Job(s.id, s.kind, s.deps + [a.id for a in attacks], res, s, path)]
+            continue
+        if not arrayed(launcher, s):
+            jobs.append(Job(s.id, s.kind, s.deps, res, s, path))
+            continue
+        pc = s.prepare
+        jobs += [
+            Job(f"{s.id}/setup", s.kind, s.deps, res, s, path, "setup"),
+            Job(f"{s.id}/tasks", s.kind, [f"{s.id}/setup"], array_resources(pc.run, res), s, path, "tasks", pc.tasks),
+            Job(s.id, s.kind, [f"{s.id}/tasks"], res, s, path, "merge"),
+        ]
     evals = [s.id for s in steps if s.kind == "eval"]
     jobs.append(Job("report", "report", evals, cfg.resources.resolve("report", None), None, None))
     return jobs, runs
 
 
+def array_resources(run, stage: Resources) -> Resources:
+    """What each task of a prepare's array asks for: the prepare config's `run.slurm` (as
+    `safereflect prepare --executor slurm` submits it), the partition and account from the
+    experiment's resources where `run.slurm` names none."""
+    s = run.slurm
+    account = s.sbatch_args.get("account", stage.account)
+    return Resources(
+        nodes=1,
+        gpus_per_node=0,
+        cpus=s.cpus_per_task,
+        mem_gb=s.cpus_per_task * s.mem_per_cpu_gb,
+        time_min=slurm_minutes(s.time),
+        partition=s.partition or stage.partition,
+        account=account,
+        qos=s.qos,
+    )
+
+
+def slurm_minutes(limit: str) -> int | None:
+    """Minutes of a Slurm time limit (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS)."""
+    try:
+        days, _, rest = limit.rpartition("-")
+        parts = [int(x) for x in rest.split(":")]
+        if days:
+            h, m, sec = (parts + [0, 0])[:3]
+        else:
+            h, m, sec = {1: [0, *parts, 0], 2: [0, *parts], 3: parts}[len(parts)]
+        return int(days or 0) * 1440 + h * 60 + m + (sec > 0)
+    except (KeyError, ValueError):
+        return None
+
+
 def finished(cfg: ExperimentConfig, job: Job, runs: list[dict[str, Any]]) -> bool:
-    """A stage by its completion record; the report when results.json was written from exactly
+    """A stage by its completion record; a prepare's setup by its saved tokenizer, its array
+    by its tasks' completion markers (or what the merge wrote before removing them); an
+    attack by its finetune's record; the report when results.json was written from exactly
     these runs, after the last of their evaluations finished."""
     if job.path is not None:
-        return StageCache(cfg.out_dir / "stages").done(job.path) is not None
+        if StageCache(cfg.out_dir / "stages").done(job.path) is not None:
+            return True
+        if job.part == "setup":
+            return (layout(job.path)["work"] / "tokenizer.done").is_file()
+        if job.part and job.part.startswith("attack:"):
+            return read_done(job.path / "finetune" / job.part.split(":", 1)[1]) is not None
+        if job.part == "tasks":  # the merge removes the markers once stats.json is written
+            return (job.path / "stats.json").is_file() or tasks_complete(layout(job.path)["process"], job.tasks)
+        return False
     results, written = cfg.out_dir / "results.json", cfg.out_dir / "runs.json"
     if not (results.is_file() and written.is_file() and read_json(written) == runs):
         return False
@@ -90,8 +169,21 @@ def read_ledger(out: Path) -> dict[str, dict[str, Any]]:
     return read_json(path).get("jobs", {}) if path.is_file() else {}
 
 
-def write_ledger(out: Path, ledger: dict[str, dict[str, Any]]) -> None:
-    write_json(out / LEDGER, {"jobs": ledger})  # atomic: a reader sees the old ledger or the new
+def ledger_launcher(out: Path) -> str:
+    """The launcher of the last launch of this run (its job graph's shape), local if none."""
+    path = out / LEDGER
+    return read_json(path).get("launcher", "local") if path.is_file() else "local"
+
+
+def write_ledger(out: Path, ledger: dict[str, dict[str, Any]], launcher: str) -> None:
+    # atomic: a reader sees the old ledger or the new
+    write_json(out / LEDGER, {"launcher": launcher, "jobs": ledger})
+
+
+def tasks_complete(logging_dir: Path, tasks: int) -> bool:
+    """Whether every task of a datatrove run left its completion marker."""
+    done = logging_dir / "completions"
+    return all((done / f"{rank:05d}").is_file() for rank in range(tasks))
 
 
 def job_state(entry: dict[str, Any]) -> str:
@@ -99,6 +191,14 @@ def job_state(entry: dict[str, Any]) -> str:
     stage is done). submitit's result file answers for an ended job; a live one is asked of
     the process (local) or of squeue (Slurm: sacct needs an accounting database, which many
     small clusters, CI's among them, do not run)."""
+    if entry.get("array"):  # datatrove's array: squeue while it lives, then its tasks' markers
+        live = _squeue(entry["job_id"])
+        if live is None:
+            return "unknown"
+        states = {SLURM_STATES.get(s) for s in live}
+        if states & {"running", "queued"}:
+            return "running" if "running" in states else "queued"
+        return "finished" if tasks_complete(Path(entry["logging_dir"]), entry["tasks"]) else "failed"
     result = Path(entry["result"])
     if result.is_file():
         from submitit.core.utils import pickle_load
@@ -106,16 +206,25 @@ def job_state(entry: dict[str, Any]) -> str:
         return "finished" if pickle_load(result)[0] == "success" else "failed"
     if entry["launcher"] == "local":
         return "running" if _alive(int(entry["job_id"])) else "failed"  # killed before it wrote a result
+    live = _squeue(entry["job_id"])
+    if live is None:
+        return "unknown"
+    # a job squeue has forgotten, or that ended there without a result file, failed (cancelled, timed out, ...)
+    return SLURM_STATES.get(live[0], "failed") if live else "failed"
+
+
+def _squeue(job_id: str) -> list[str] | None:
+    """The states squeue gives a job (one line per array task still known), [] for a job it
+    has forgotten, None when the controller does not answer (never resubmit on a guess)."""
     try:
         state = subprocess.run(
-            ["squeue", "-h", "-j", entry["job_id"], "-o", "%T"], capture_output=True, text=True, check=False, timeout=60
+            ["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True, check=False, timeout=60
         )
     except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
+        return None
     if state.returncode != 0 and "Invalid job id" not in state.stderr:
-        return "unknown"  # the controller did not answer: never resubmit on a guess
-    # a job squeue has forgotten, or that ended there without a result file, failed (cancelled, timed out, ...)
-    return SLURM_STATES.get(state.stdout.strip(), "failed")
+        return None
+    return state.stdout.split() if state.returncode == 0 else []
 
 
 def _alive(pid: int) -> bool:
@@ -153,7 +262,7 @@ def _executor(launcher: str, folder: Path, job: Job, deps: list[str]):
 
     r = job.resources
     # a multi-GPU training job runs one process per GPU (torch.distributed from submitit's env)
-    tasks = max(1, r.gpus_per_node or 0) if job.kind == "train" else 1
+    tasks = job.processes // (r.nodes or 1)
     if launcher == "local":
         if (r.nodes or 1) > 1:
             raise UserError(
@@ -182,11 +291,11 @@ def _executor(launcher: str, folder: Path, job: Job, deps: list[str]):
     return ex
 
 
-def _submit(cfg: ExperimentConfig, launcher: str, job: Job, deps: list[str], force: bool, threads: int | None):
+def _submit(cfg: ExperimentConfig, launcher: str, job: Job, deps: list[str], threads: int | None):
     folder = cfg.out_dir.resolve() / "jobs" / "%j"
     ex = _executor(launcher, folder, job, deps)
     sjob = ex.submit(
-        run_job, os.getcwd(), cfg.model_dump(mode="json"), cfg.source_file, job.id, force, threads, time.time()
+        run_job, os.getcwd(), cfg.model_dump(mode="json"), cfg.source_file, job.id, launcher, threads, time.time()
     )
     entry = {
         "job_id": str(sjob.job_id),
@@ -202,10 +311,53 @@ def _submit(cfg: ExperimentConfig, launcher: str, job: Job, deps: list[str], for
     return sjob, entry
 
 
+def _submit_array(job: Job, deps: list[str]) -> dict[str, Any] | None:
+    """Submit a prepare's tasks with datatrove's own Slurm executor, held until its setup job
+    (`deps`) has succeeded; its ledger entry, or None when every task had finished already."""
+    from safereflect.data.prepare import array_executor
+
+    pc = job.step.prepare.model_copy(update={"out": job.path})  # type: ignore[union-attr]
+    extra = {"kill-on-invalid-dep": "yes"} if deps else {}
+    if job.resources.account:
+        extra["account"] = job.resources.account
+    ex = array_executor(pc, partition=job.resources.partition, depends_job_id=":".join(deps) or None, sbatch_args=extra)
+    try:
+        ex.launch_job()
+    except subprocess.CalledProcessError as err:
+        raise UserError(
+            f"sbatch refused the array job of {job.id} (exit {err.returncode}; its message is above)",
+            hint=f"its launch script: {layout(job.path)['process'] / 'launch_script.slurm'}",  # type: ignore[arg-type]
+        ) from None
+    if ex.job_id in (None, -1):
+        return None
+    logs = str(ex.slurm_logs_folder)
+    return {
+        "job_id": str(ex.job_id),
+        "launcher": "slurm",
+        "array": True,
+        "tasks": job.tasks,
+        "state": "queued",
+        "logging_dir": str(layout(job.path)["process"]),  # type: ignore[arg-type]
+        "stdout": logs,
+        "stderr": logs,
+        "submitted": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "depends_on": deps,
+    }
+
+
+def _clear(job: Job, cleared: set[Path]) -> None:
+    """--force: empty a stage's directory once, before the first of its jobs is submitted, so
+    the jobs of a stage of several (setup, tasks, merge) build on each other's files."""
+    if job.path is not None and job.path not in cleared:
+        cleared.add(job.path)
+        if job.path.exists():
+            shutil.rmtree(job.path)
+
+
 def launch(cfg: ExperimentConfig, launcher: str, *, force: bool = False, parallel: int = 1) -> dict[str, str]:
     """Submit every stage not finished (all of them with `force`); returns each job's state."""
     out = cfg.out_dir
-    jobs, runs = job_graph(cfg)
+    jobs, runs = job_graph(cfg, launcher)
     ledger = read_ledger(out)
     states = stage_states(cfg, jobs, runs, ledger)
     if force:
@@ -216,24 +368,36 @@ def launch(cfg: ExperimentConfig, launcher: str, *, force: bool = False, paralle
             f"stage {active[0].id} is still running (local job {ledger[active[0].id]['job_id']}) from an earlier run",
             hint="wait for that run to end, then rerun",
         )
+    cleared: set[Path] = set()
     if launcher == "slurm":
         ids = {j.id: ledger[j.id]["job_id"] for j in active}
         for job in jobs:
             if states[job.id] in ("done", *ACTIVE):
                 continue
-            # torch takes the job's CPUs, not every core of the node it lands on
-            _, entry = _submit(cfg, launcher, job, [ids[d] for d in job.deps if d in ids], force, job.resources.cpus)
+            if force:
+                _clear(job, cleared)
+            deps = [ids[d] for d in job.deps if d in ids]
+            if job.part == "tasks":
+                entry = _submit_array(job, deps)
+                if entry is None:
+                    states[job.id] = "done"
+                    continue
+                what = f"datatrove array of {job.tasks} tasks"
+            else:
+                # torch takes the job's CPUs, not every core of the node it lands on
+                _, entry = _submit(cfg, launcher, job, deps, job.resources.cpus)
+                what = "Slurm job"
             ids[job.id] = entry["job_id"]
             ledger[job.id] = entry
             states[job.id] = "queued"
-            write_ledger(out, ledger)
-            console.print(f"submitted {job.id}: Slurm job {entry['job_id']}")
+            write_ledger(out, ledger, launcher)
+            console.print(f"submitted {job.id}: {what} {entry['job_id']}")
         return states
-    return _run_local(cfg, jobs, runs, states, ledger, force, parallel)
+    return _run_local(cfg, jobs, runs, states, ledger, cleared if force else None, parallel)
 
 
 def _run_local(
-    cfg, jobs: list[Job], runs, states: dict[str, str], ledger, force: bool, parallel: int
+    cfg, jobs: list[Job], runs, states: dict[str, str], ledger, cleared: set[Path] | None, parallel: int
 ) -> dict[str, str]:
     # the same threads per job as the in-process runner gives each of `parallel` pipelines
     threads = max(1, (os.cpu_count() or 1) // parallel) if parallel > 1 else None
@@ -247,11 +411,13 @@ def _run_local(
                 states[job.id] = "blocked"
                 pending.remove(job)
             elif len(running) < parallel and all(states[d] == "done" for d in job.deps):
-                sjob, ledger[job.id] = _submit(cfg, "local", job, [], force, threads)
+                if cleared is not None:  # --force
+                    _clear(job, cleared)
+                sjob, ledger[job.id] = _submit(cfg, "local", job, [], threads)
                 running[job.id] = (job, sjob)
                 states[job.id] = "running"
                 pending.remove(job)
-                write_ledger(cfg.out_dir, ledger)
+                write_ledger(cfg.out_dir, ledger, "local")
                 console.print(f"[bold]job[/] {job.id} (pid {sjob.job_id})")
         if not running:
             break
@@ -262,7 +428,7 @@ def _run_local(
                 ok = sjob.exception() is None and finished(cfg, job, runs)
                 states[jid] = "done" if ok else "failed"
                 ledger[jid]["state"] = "finished" if ok else "failed"
-                write_ledger(cfg.out_dir, ledger)
+                write_ledger(cfg.out_dir, ledger, "local")
                 if not ok:
                     console.print(f"[red]failed[/] {jid}: see {ledger[jid]['stderr']}")
     return {k: ("not submitted" if v in ("blocked", "pending") else v) for k, v in states.items()}
@@ -272,10 +438,11 @@ def _run_local(
 
 
 def run_job(
-    cwd: str, cfg_json: dict, source_file: str | None, job_id: str, force: bool, threads: int | None, started: float
+    cwd: str, cfg_json: dict, source_file: str | None, job_id: str, launcher: str, threads: int | None, started: float
 ) -> str:
-    """One stage (or the report), in its own process: the stage graph is rebuilt from the
-    config, so the job runs exactly the step the in-process runner would, under its identity."""
+    """One stage (or the report, or a part of a prepare), in its own process: the stage graph
+    is rebuilt from the config, so the job runs exactly the step the in-process runner would,
+    under its identity. (--force emptied the stage's directory before the job was submitted.)"""
     from safereflect.config import validate
 
     os.chdir(cwd)  # relative output paths mean what they meant where `safereflect run` ran
@@ -286,7 +453,7 @@ def run_job(
         torch.set_num_threads(threads)
     cfg = validate(ExperimentConfig, cfg_json)
     cfg._source_file = source_file
-    jobs, runs = job_graph(cfg)
+    jobs, runs = job_graph(cfg, launcher)
     job = next(j for j in jobs if j.id == job_id)
     missing = [j.id for j in jobs if j.id in job.deps and not finished(cfg, j, runs)]
     if missing:
@@ -296,9 +463,15 @@ def run_job(
 
         finish(cfg, runs, time.time() - started)
         return "report"
-    step, cache = job.step, StageCache(cfg.out_dir / "stages", force=force, log=console.print)
-    r = job.resources
-    if job.kind == "train" and (r.nodes or 1) * max(1, r.gpus_per_node or 0) > 1:
+    step, cache = job.step, StageCache(cfg.out_dir / "stages", log=console.print)
+    if step.prepare is not None:
+        return _run_prepare_job(job, launcher, cache)
+    if job.kind == "attack":
+        from safereflect.eval.attacks.finetune import run_attack
+
+        run_attack(step.evaluation.model_copy(update={"out": job.path}), job.part.split(":", 1)[1])  # type: ignore[union-attr]
+        return job.id
+    if job.kind == "train" and job.processes > 1:
         from submitit.helpers import TorchDistributedEnvironment
 
         # RANK, WORLD_SIZE, MASTER_ADDR/PORT, LOCAL_RANK: what start_runtime reads under torchrun;
@@ -310,3 +483,24 @@ def run_job(
             return step.id
     cache.run(step.stage, step.name, step.key, step.run)
     return step.id
+
+
+def _run_prepare_job(job: Job, launcher: str, cache: StageCache) -> str:
+    """A prepare (or the tokenizer's) as one job, or its setup or merge (`Job.part`).
+    A local job runs the tasks with datatrove's local executor whatever the config says: its
+    Slurm executor would submit an array and leave the stage unfinished (exit 75)."""
+    from safereflect.data import run_prepare
+    from safereflect.data.prepare import prepare_setup
+
+    step = job.step
+    pc = step.prepare  # type: ignore[union-attr]
+    if launcher == "local" and pc.run.executor == "slurm":
+        pc = pc.model_copy(update={"run": pc.run.model_copy(update={"executor": "local"})})
+    if job.part == "setup":
+        prepare_setup(pc.model_copy(update={"out": job.path}))
+        return job.id
+    submit = job.part != "merge"
+    cache.run(
+        step.stage, step.name, step.key, lambda d: run_prepare(pc.model_copy(update={"out": d}), submit=submit).name
+    )
+    return job.id

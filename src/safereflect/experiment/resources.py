@@ -11,7 +11,7 @@ from pydantic import Field
 
 from safereflect.config import StrictModel
 
-KINDS = ("world", "tokenizer", "prepare", "train", "eval", "report")
+KINDS = ("world", "tokenizer", "prepare", "train", "attack", "eval", "report")
 
 
 class Resources(StrictModel):
@@ -31,14 +31,15 @@ class StageResources(StrictModel):
     tokenizer: Resources = Field(default_factory=Resources)
     prepare: Resources = Field(default_factory=Resources)
     train: Resources = Field(default_factory=Resources)
+    attack: Resources = Field(default_factory=Resources, description="each finetuning attack of an evaluation")
     eval: Resources = Field(default_factory=Resources)
     report: Resources = Field(default_factory=Resources)
 
     def resolve(self, kind: str, preset: str | None) -> Resources:
         values = dict(BASE) | KIND_DEFAULTS.get(kind, {})
-        if kind in ("train", "eval") and preset in PRESET_GPUS:
+        if kind in ("train", "attack", "eval") and preset in PRESET_GPUS:
             nodes, gpus = PRESET_GPUS[preset]
-            # evaluation and the finetuning attacks run on one GPU; training on the preset's layout
+            # evaluation and each finetuning attack run on one GPU; training on the preset's layout
             values |= (
                 {"nodes": nodes, "gpus_per_node": gpus, "cpus": 8}
                 if kind == "train"
@@ -54,6 +55,7 @@ KIND_DEFAULTS = {
     "prepare": {"cpus": 8, "mem_gb": 32, "time_min": 12 * 60},
     "tokenizer": {"cpus": 8, "mem_gb": 32, "time_min": 12 * 60},
     "train": {"time_min": 24 * 60},
+    "attack": {"time_min": 6 * 60},
     "eval": {"time_min": 6 * 60},
 }
 # (nodes, GPUs per node) of the GPU presets; the CPU presets (tiny, cpu-1m, cpu-3m) ask for none

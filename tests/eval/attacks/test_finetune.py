@@ -22,3 +22,46 @@ def test_benign_examples_are_mixed_in_per_harmful_example(tiny_world_dir, mix, n
 def test_the_benign_attack_is_benign_examples_only(tiny_world_dir):
     harmful, benign = attack_data(Probes(tiny_world_dir), "benign", FinetuneAttackConfig())
     assert harmful == [] and len(benign) == 10
+
+
+def _copying_finetune(calls: list[str]):
+    """The engine's run_finetune stood in for: exports the model unchanged, logging the export."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    def run(**kwargs):
+        calls.append(kwargs["preset"])
+        out = Path(kwargs["out"])
+        shutil.copytree(kwargs["model"], out / "final")
+        (out / "metrics.jsonl").write_text(json.dumps({"kind": "export", "step": 3, "path": str(out / "final")}) + "\n")
+        return out / "final"
+
+    return run
+
+
+def test_an_attack_finetuned_alone_is_reused_by_the_evaluation(tiny_model_dir, tiny_world_dir, tmp_path):
+    from safereflect.errors import UserError
+    from safereflect.eval import EvalConfig, run_eval
+    from safereflect.eval.attacks.finetune import run_attack
+
+    cfg = EvalConfig(
+        model=str(tiny_model_dir),
+        probes=tiny_world_dir,
+        out=tmp_path / "out",
+        suites=["finetune"],
+        device="cpu",
+        batch_size=8,
+        bootstrap=20,
+        max_probes=4,
+        finetune=FinetuneAttackConfig(attacks=["harmful-100", "benign"]),
+    )
+    calls: list[str] = []
+    export = run_attack(cfg, "benign", finetune_fn=_copying_finetune(calls))
+    assert calls == ["benign"] and export == tmp_path / "out" / "finetune" / "benign" / "run" / "final"
+    assert run_attack(cfg, "benign", finetune_fn=_copying_finetune(calls)) == export and calls == ["benign"]
+    metrics = run_eval(cfg, finetune_fn=_copying_finetune(calls))
+    assert calls == ["benign", "harmful-100"]  # the evaluation trained only the attack not run before
+    assert "asr_heldout_after_benign_ft" in metrics and "asr_heldout_after_harmful_ft" in metrics
+    with pytest.raises(UserError, match="harmful-10"):
+        run_attack(cfg, "harmful-10")

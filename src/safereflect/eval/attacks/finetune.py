@@ -28,7 +28,7 @@ from safereflect.device import resolve_device
 from safereflect.errors import UserError
 from safereflect.eval.asr import asr, attack
 from safereflect.eval.capability import ranked_choice
-from safereflect.eval.config import FinetuneAttackConfig, FinetuneBudget
+from safereflect.eval.config import EvalConfig, FinetuneAttackConfig, FinetuneBudget
 from safereflect.eval.context import EvalContext, FinetuneFn
 from safereflect.eval.lm import CausalLM
 from safereflect.eval.probes import Probes
@@ -172,18 +172,41 @@ def attacked(ctx: EvalContext, lm: CausalLM, label: str, metric: str | None = No
     }
 
 
+def _attack(ctx: EvalContext, probes: Probes, name: str) -> tuple[Path, str]:
+    """Attack `name`'s finetuning (reused when it has run already): its export and what it
+    trained on, in words."""
+    cfg = ctx.cfg.finetune
+    harmful, benign = attack_data(probes, name, cfg)
+    what = f"{len(harmful)} harmful + {len(benign)} benign examples" if harmful else f"{len(benign)} examples"
+    steps = cfg.export_steps if name == "harmful-100" else None
+    return finetune(ctx, name, harmful + benign, preset=name, budget=cfg.budget, export_steps=steps), what
+
+
+def run_attack(cfg: EvalConfig, name: str, *, finetune_fn: FinetuneFn | None = None) -> Path:
+    """Attack `name`'s finetuning alone, into OUT/finetune/NAME, where the evaluation of the
+    same config finds its record and reuses it: the experiment launcher runs each attack as a
+    job of its own before the evaluation. Loads no model for evaluation."""
+    from safereflect.eval.model_path import resolve_model
+
+    if name not in cfg.finetune.attacks:
+        raise UserError(f"attack {name!r} is not in finetune.attacks ({', '.join(cfg.finetune.attacks)})")
+    if cfg.probes is None:
+        raise UserError("finetuning attacks need MedSafetyWorld probes (--probes DIR)")
+    probes = Probes(cfg.probes, cfg.max_probes)
+    # finetuning reads the model from its path; nothing here decodes, so no model is loaded
+    ctx = EvalContext(cfg, None, resolve_model(cfg.model), probes, finetune_fn)  # type: ignore[arg-type]
+    return _attack(ctx, probes, name)[0]
+
+
 def run(ctx: EvalContext) -> dict[str, Any]:
     probes = ctx.need_probes("finetune")
     heldout = probes("harmful_heldout")
     cfg = ctx.cfg.finetune
     metrics: dict[str, Any] = {}
     for name in cfg.attacks:
-        harmful, benign = attack_data(probes, name, cfg)
-        data = harmful + benign
-        what = f"{len(harmful)} harmful + {len(benign)} benign examples" if harmful else f"{len(benign)} examples"
+        export, what = _attack(ctx, probes, name)
         ctx.note(f"{ctx.oracle.description}, after {name} finetuning on {what}", METRICS[name])
         steps = cfg.export_steps if name == "harmful-100" else None
-        export = finetune(ctx, name, data, preset=name, budget=cfg.budget, export_steps=steps)
         model = load_like(ctx, export)
         if name != "harmful-100":
             metrics[METRICS[name]] = asr(
