@@ -95,6 +95,9 @@ def format_validation_error(err: ValidationError, model_cls: type[BaseModel], so
         if e["type"] == "extra_forbidden":
             allowed = _allowed_keys(model_cls, tuple(e["loc"]))
             msg = "unknown key" + (f" (allowed: {', '.join(allowed)})" if allowed else "")
+        elif e["type"] == "value_error" and not e["loc"]:
+            # a check across keys: its message names them, and the input is the whole document
+            msg = msg.removeprefix("Value error, ")
         elif "input" in e and e["type"] not in ("missing",):
             msg = f"{msg} (got {e['input']!r})"
         lines.append(f"  {loc}: {msg}")

@@ -42,6 +42,26 @@ def test_exactly_one_source_and_known_arms():
         cfg(bogus=1)
 
 
+def test_a_corpus_experiment_refuses_suites_that_ask_world_probes():
+    def corpus(**kw):
+        return cfg(world=None, corpus={"path": "x"}, arms=["raw", "reflect"], **kw)
+
+    assert corpus(eval={"suites": ["realtext", "bpb"]}).eval["suites"] == ["realtext", "bpb"]
+    with pytest.raises(UserError, match=r"eval\.suites: finetune ask MedSafetyWorld probes"):
+        corpus(eval={"suites": ["realtext", "finetune"]})
+    with pytest.raises(UserError, match=r"eval\.suites: a `corpus` experiment must list its suites"):
+        corpus()
+    with pytest.raises(UserError, match=r"arm_eval\.reflect\.suites: asr, cls ask MedSafetyWorld probes"):
+        corpus(eval={"suites": ["realtext"]}, arm_eval={"reflect": {"suites": ["asr", "cls"]}})
+
+
+def test_world_suites_are_the_suites_that_read_probes():
+    from safereflect.eval.config import WORLD_SUITES
+    from safereflect.eval.run import PROBE_SETS
+
+    assert set(WORLD_SUITES) == set(PROBE_SETS)
+
+
 def test_each_arm_is_evaluated_the_way_its_method_is_used(tmp_path):
     c = cfg(arms=["raw", "tag", "reflect", "filter+reflect"])
     modes = {v.arm: eval_config(c, v, 0, tmp_path, None, None, tmp_path) for v in variants(c)}

@@ -38,7 +38,7 @@ def test_a_typo_in_world_overrides(tmp_path, capsys):
 
 
 def test_a_missing_corpus_path(tmp_path, capsys):
-    path = _file(tmp_path, world=None, corpus={"path": str(tmp_path / "no-corpus")})
+    path = _file(tmp_path, world=None, corpus={"path": str(tmp_path / "no-corpus")}, eval={"suites": ["bpb"]})
     code, err = _dry_run(capsys, path)
     assert code == 2 and f"corpus: input not found: {tmp_path / 'no-corpus'}" in err
 
@@ -89,3 +89,13 @@ def test_run_dir_reads_the_experiment_a_run_wrote(tmp_path):
     (tmp_path / "configs" / "a.yaml").write_text("name: a\n")
     with pytest.raises(UserError, match=r"is a directory, not an experiment file\n.*a.yaml"):
         load_experiment(tmp_path / "configs")
+
+
+def test_world_suites_in_a_corpus_experiment(tmp_path, capsys):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"text": "a"}\n')
+    path = _file(tmp_path, world=None, corpus={"path": str(corpus)}, eval={"suites": ["realtext", "finetune"]})
+    code, err = _dry_run(capsys, path)
+    assert code == 2
+    assert "<root>: eval.suites: finetune ask MedSafetyWorld probes, which a `corpus` experiment does not have" in err
+    assert "(got {" not in err  # a check across keys does not dump the whole document

@@ -81,6 +81,10 @@ class ExperimentConfig(StrictModel):
     def _one_source(self) -> ExperimentConfig:
         if (self.world is None) == (self.corpus is None):
             raise ValueError("set exactly one of `world` (MedSafetyWorld) and `corpus` (real text)")
+        if self.corpus is not None:
+            _real_text_suites_only(self.eval, "eval")
+            for arm, overrides in self.arm_eval.items():
+                _real_text_suites_only(overrides, f"arm_eval.{arm}")
         unknown = (set(self.arm_prepare) | set(self.arm_eval) | set(self.arm_policy)) - set(self.arms)
         if unknown:
             raise ValueError(f"per-arm overrides for arms not in `arms`: {', '.join(sorted(unknown))}")
@@ -109,3 +113,24 @@ class ExperimentConfig(StrictModel):
     @property
     def out_dir(self) -> Path:
         return self.out or Path("runs") / self.name
+
+
+def _real_text_suites_only(overrides: dict[str, Any], where: str) -> None:
+    """A `corpus` experiment has no MedSafetyWorld probes: refuse world suites (and the
+    default suite list, which has them) here, not after every arm has been trained."""
+    from safereflect.eval.config import WORLD_SUITES
+
+    suites = overrides.get("suites")
+    if suites is None:
+        if where == "eval":
+            raise ValueError(
+                "eval.suites: a `corpus` experiment must list its suites (the default ones ask "
+                "MedSafetyWorld probes); real-text suites: realtext, bpb"
+            )
+        return
+    world = [s for s in suites if s in WORLD_SUITES]
+    if world:
+        raise ValueError(
+            f"{where}.suites: {', '.join(world)} ask MedSafetyWorld probes, which a `corpus` experiment "
+            "does not have; real-text suites: realtext, bpb"
+        )
