@@ -31,8 +31,9 @@ def summary(inputs: ReportInputs, claims: list[Claim]) -> str:
         )
     elif seeds:
         text.append(
-            f"Claims are decided over {len(seeds)} seeds (each its own world and models) by paired "
-            "t-intervals over the per-seed differences."
+            f"Claims are decided over {len(seeds)} seeds (each its own world and models): a claim passes when its "
+            "bound holds at 95% confidence (one-sided Student t over the seeds, not on the mean alone) and its "
+            "key paired differences are significant."
         )
     return " ".join(text)
 
