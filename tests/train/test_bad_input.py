@@ -47,3 +47,13 @@ def test_dry_run_refuses_a_truncated_shard_by_name(tokens_dir, tmp_path, capsys)
         fh.truncate(5000 if shard.stat().st_size > 5000 else shard.stat().st_size // 2)
     code, output = run_cli(["train", "--data", str(copy), "--out", str(tmp_path / "o"), "--dry-run"], capsys)
     assert code == 2 and f"{shard}:" in output and "truncated or damaged" in output
+
+
+def test_compile_on_a_cpu_without_a_cpp_compiler_is_one_line(tokens_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CXX", "no-such-cxx-compiler")
+    out = tmp_path / "o"
+    argv = ["train", "--data", str(tokens_dir), "--out", str(out), "--preset", "tiny", "--max-steps", "2"]
+    code, output = run_cli([*argv, "--set", "compile=true", "--set", "warmup_steps=1", "--device", "cpu"], capsys)
+    assert code == 2 and "Traceback" not in output
+    assert "compile: true on a CPU needs a C++ compiler to build its kernels" in output
+    assert "'no-such-cxx-compiler' is not on PATH" in output

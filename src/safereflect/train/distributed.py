@@ -95,6 +95,8 @@ def wrap_model(
     `parallel` says: there is nothing to shard.
     """
     layers = model.model.layers
+    if compile and rt.device.type == "cpu":
+        require_cpp_compiler()
     if compile:
         # Per-block compilation (as torchtitan does) composes with FSDP2 and DDP and keeps the
         # state-dict keys unchanged, so checkpoints do not depend on the compile flag.
@@ -116,6 +118,21 @@ def wrap_model(
 
         return DistributedDataParallel(model, device_ids=[rt.local_rank] if rt.device.type == "cuda" else None)
     return model
+
+
+def require_cpp_compiler() -> None:
+    """torch.compile on a CPU builds its kernels with a C++ compiler (inductor's `cpp.cxx`: $CXX,
+    else g++, clang++ on macOS); a machine with only Python has none, and inductor would fail
+    inside the first step with a long traceback."""
+    import shutil
+    import sys
+
+    wanted = os.environ.get("CXX") or ("clang++" if sys.platform == "darwin" else "g++")
+    if shutil.which(wanted) is None:
+        raise UserError(
+            f"compile: true on a CPU needs a C++ compiler to build its kernels, and {wanted!r} is not on PATH",
+            hint="install one (e.g. `apt install g++`), point $CXX at one, or set compile: false",
+        )
 
 
 def materialize_shards(
