@@ -22,6 +22,9 @@ $(STAMP):
 	$(PIP) install -q --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q "torch==$(TORCH_VERSION)" $(TORCH_ARGS)
 	$(PIP) install -q -e ".[dev]"
+	@# nanogcg, the reference our GCG test compares against, pins transformers<=4.47.1; its code
+	@# runs on ours, so it comes without its pins (best effort: without it that one test skips)
+	$(PIP) install -q --no-deps "nanogcg==0.3.0" || echo "nanogcg not installed: its comparison test will skip"
 	@rm -f $(VENV)/.installed-*; touch $@
 	@$(PY) -c "import torch; print('torch', torch.__version__, 'cuda' if torch.cuda.is_available() else 'cpu')"
 
