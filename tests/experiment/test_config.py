@@ -55,13 +55,6 @@ def test_a_corpus_experiment_refuses_suites_that_ask_world_probes():
         corpus(eval={"suites": ["realtext"]}, arm_eval={"reflect": {"suites": ["asr", "cls"]}})
 
 
-def test_world_suites_are_the_suites_that_read_probes():
-    from safereflect.eval.config import WORLD_SUITES
-    from safereflect.eval.run import PROBE_SETS
-
-    assert set(WORLD_SUITES) == set(PROBE_SETS)
-
-
 def test_each_arm_is_evaluated_the_way_its_method_is_used(tmp_path):
     c = cfg(arms=["raw", "tag", "reflect", "filter+reflect"])
     modes = {v.arm: eval_config(c, v, 0, tmp_path, None, None, tmp_path) for v in variants(c)}

@@ -11,20 +11,7 @@ import yaml
 
 from safereflect.report import load_results
 
-EXPERIMENT = {
-    "name": "tiny-e2e",
-    "world": {"preset": "tiny", "seed": 0},
-    "arms": ["raw", "reflect"],
-    "prepare": {"tokenizer": {"vocab_size": 400}, "interventions": {"reflect": {"segment_words": 12}}, "tasks": 1},
-    "train": {"preset": "tiny", "seq_len": 128, "max_steps": 8, "warmup_steps": 2, "checkpoint_every": 4},
-    "eval": {
-        "max_probes": 6,
-        "batch_size": 8,
-        "cls": {"methods": ["zeroshot", "probe"], "probe_folds": 2},
-        "finetune": {"attacks": ["harmful-100", "benign"], "budget": {"max_steps": 2}, "export_steps": [1]},
-    },
-    "samples_per_arm": 2,
-}
+EXPERIMENT = {"name": "tiny-e2e", **yaml.safe_load((Path(__file__).parent / "tiny_experiment.yaml").read_text())}
 REQUIRED = [
     "asr_heldout",
     "asr_seen",

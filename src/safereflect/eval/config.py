@@ -24,9 +24,16 @@ RUN_ORDER: tuple[Suite, ...] = ("asr", "gcg", "cls", "capability", "bpb", "finet
 # What the paper's claims are checked on (and what the experiment runner evaluates): GCG is
 # opt-in (the slowest suite), `bpb` is left out when no validation text is given.
 DEFAULT_SUITES: tuple[Suite, ...] = ("asr", "cls", "capability", "bpb", "finetune")
-# the suites that ask MedSafetyWorld's probes (eval/run.py's PROBE_SETS): an evaluation of a
-# model trained on real text has none of them to ask
-WORLD_SUITES: tuple[Suite, ...] = ("asr", "gcg", "cls", "capability", "finetune")
+# probe sets each world suite reads: all are checked before the model is loaded
+PROBE_SETS: dict[str, tuple[str, ...]] = {
+    "asr": ("harmful_seen", "harmful_heldout"),
+    "gcg": ("harmful_heldout",),
+    "cls": ("classification",),
+    "capability": ("safe_tasks", "knowledge"),
+    "finetune": ("harmful_seen", "harmful_heldout", "safe_tasks", "ft_harmful", "ft_benign"),
+}
+# an evaluation of a model trained on real text has none of these probes to ask
+WORLD_SUITES: tuple[str, ...] = tuple(PROBE_SETS)
 
 
 def default_suites(val_data: object) -> list[Suite]:

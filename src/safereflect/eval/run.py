@@ -27,7 +27,7 @@ from safereflect.console import console
 from safereflect.device import resolve_device
 from safereflect.errors import UserError
 from safereflect.eval.attacks import ATTACKS
-from safereflect.eval.config import RUN_ORDER, EvalConfig
+from safereflect.eval.config import PROBE_SETS, RUN_ORDER, EvalConfig
 from safereflect.eval.context import EvalContext, FinetuneFn
 from safereflect.eval.model_path import resolve_model
 from safereflect.eval.probes import Probes
@@ -42,14 +42,6 @@ SUITES: dict[str, str] = {
     "bpb": "safereflect.eval.bpb:run",
     "finetune": ATTACKS["finetune"],
     "realtext": "safereflect.eval.realtext:run",
-}
-# probe sets each world suite reads: all are checked before the model is loaded
-PROBE_SETS: dict[str, tuple[str, ...]] = {
-    "asr": ("harmful_seen", "harmful_heldout"),
-    "gcg": ("harmful_heldout",),
-    "cls": ("classification",),
-    "capability": ("safe_tasks", "knowledge"),
-    "finetune": ("harmful_seen", "harmful_heldout", "safe_tasks", "ft_harmful", "ft_benign"),
 }
 
 

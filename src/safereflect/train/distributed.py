@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -124,9 +126,6 @@ def require_cpp_compiler() -> None:
     """torch.compile on a CPU builds its kernels with a C++ compiler (inductor's `cpp.cxx`: $CXX,
     else g++, clang++ on macOS); a machine with only Python has none, and inductor would fail
     inside the first step with a long traceback."""
-    import shutil
-    import sys
-
     wanted = os.environ.get("CXX") or ("clang++" if sys.platform == "darwin" else "g++")
     if shutil.which(wanted) is None:
         raise UserError(
