@@ -47,6 +47,7 @@ from safereflect.train.hardware import (
     measure_matmul_flops,
     mfu,
     peak_flops,
+    resolve_compile,
     resolve_precision,
 )
 from safereflect.train.plan import plan_run
@@ -143,8 +144,10 @@ def main() -> None:
         "--compile",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="ours: torch.compile on/off; default: the preset's",
+        help="ours: torch.compile on/off; default: what the preset's `compile` resolves to for a "
+        "run of --run-steps steps (the timed runs are too short for `auto` to compile)",
     )
+    parser.add_argument("--run-steps", type=int, default=1000, help="default: the demo's training runs")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cuda = args.device == "cuda"
@@ -174,9 +177,12 @@ def main() -> None:
                 values["seq_len"] = seq_len
             if args.precision:
                 values["precision"] = args.precision
-            if args.compile is not None:
-                values["compile"] = args.compile
             probe = resolve_train_config(preset, None, {**values, "data": str(root)})
+            values["compile"] = (
+                args.compile
+                if args.compile is not None
+                else resolve_compile(probe.compile, args.device, args.run_steps)[0]
+            )
             batch = probe.global_batch_size
             n_tokens = 4 * (args.warmup + args.steps) * batch * (probe.seq_len + 1)
             data = synthetic_tokens(root / preset, args.vocab_size, n_tokens, seed=0)
@@ -214,7 +220,7 @@ def main() -> None:
             print(
                 f"{preset}: {plan.shape.total_params / 1e6:.2f}M params (vocab {plan.shape.vocab_size}), "
                 f"seq {cfg.seq_len}, batch {batch}, {name} | ours: {start['precision']}"
-                f"{', compiled' if cfg.compile else ''}; reference: {ref_precision} eager"
+                f"{', compiled' if start['compile'] else ''}; reference: {ref_precision} eager"
             )
             for key, values_ in times.items():
                 mean = cfg.tokens_per_step * len(values_) / sum(values_)

@@ -27,6 +27,24 @@ def test_auto_precision_on_cpu_follows_the_bf16_units(flags, expected, monkeypat
     assert hardware.resolve_precision("cpu", "bf16") == "bf16"
 
 
+@pytest.mark.parametrize(
+    ("setting", "device", "steps", "cxx", "expected", "why"),
+    [
+        ("auto", "cpu", 1000, "sh", True, "auto: 1000 steps, sh found"),
+        ("auto", "cpu", 1000, "no-such-cxx", False, "auto: no C++ compiler ('no-such-cxx') on PATH"),
+        ("auto", "cpu", 100, "sh", False, "auto: 100 steps, compilation repays from 500"),
+        ("auto", "cuda", 1000, "no-such-cxx", True, "auto: 1000 steps"),  # CUDA kernels are Triton's
+        (True, "cpu", 10, "no-such-cxx", True, "set in the config"),  # wrap_model then says what is missing
+        (False, "cuda", 10**6, "sh", False, "set in the config"),
+    ],
+)
+def test_auto_compile_needs_a_long_run_and_on_a_cpu_a_cpp_compiler(
+    setting, device, steps, cxx, expected, why, monkeypatch
+):
+    monkeypatch.setenv("CXX", cxx)  # `sh` stands for a compiler that is on PATH
+    assert hardware.resolve_compile(setting, device, steps) == (expected, why)
+
+
 def test_cpu_flags_reads_this_machines_cpuinfo():
     flags = hardware.cpu_flags()
     assert isinstance(flags, frozenset)

@@ -121,8 +121,9 @@ def test_activation_checkpointing_leaves_the_math_unchanged(small_tokens_dir, tm
     assert torch.allclose(grads[0], grads[1], rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_resume_after_sigkill_reproduces_the_uninterrupted_run(precision, tokens_dir, tmp_path):
+@pytest.mark.parametrize(("precision", "compile"), [("fp32", False), ("bf16", False), ("bf16", True)])
+def test_resume_after_sigkill_reproduces_the_uninterrupted_run(precision, compile, tokens_dir, tmp_path):
+    """Compiled too: the rerun compiles again, and its kernels must give the same bits."""
     steps = 16
 
     def config(out: Path):
@@ -134,6 +135,7 @@ def test_resume_after_sigkill_reproduces_the_uninterrupted_run(precision, tokens
             micro_batch_size=4,
             val_tokens=0,
             precision=precision,
+            compile=compile,
         )
 
     reference = tmp_path / "reference"
@@ -151,6 +153,8 @@ def test_resume_after_sigkill_reproduces_the_uninterrupted_run(precision, tokens
         "checkpoint_every=1",
         "--set",
         f"precision={precision}",
+        "--set",
+        f"compile={str(compile).lower()}",
     )
     cmd = [
         sys.executable,
@@ -177,8 +181,8 @@ def test_resume_after_sigkill_reproduces_the_uninterrupted_run(precision, tokens
 
     run_training(config(run))  # the rerun: same config, same directory
     assert [r["step"] for r in records(run, "start")] == [0, killed_at]
-    assert {(r["precision"], r["attention"]) for r in records(run, "start")} == {
-        (precision, "eager" if precision == "bf16" else "sdpa")
+    assert {(r["precision"], r["attention"], r["compile"]) for r in records(run, "start")} == {
+        (precision, "eager" if precision == "bf16" else "sdpa", compile)
     }
     assert losses(run) == losses(reference)  # bit for bit, every step
     assert len(checkpoints(run)) == 2  # keep_checkpoints

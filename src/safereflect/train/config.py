@@ -15,6 +15,11 @@ from pydantic import Field, NonNegativeInt, ValidationInfo, field_validator, mod
 from safereflect.config import Seed, StrictModel
 from safereflect.stage import content_hash, read_done
 
+# A first compilation of cpu-1m took 21.5 s idle and minutes on a loaded 2-core machine; from
+# an inductor cache a few seconds. A step it saves 10-25% of (~0.15 s eager on one thread), so
+# a short run loses time to it (BENCHMARKS.md, "Compiled training on the CPU").
+COMPILE_AUTO_MIN_STEPS = 500
+
 PresetName = Literal["tiny", "cpu-1m", "cpu-3m", "125m", "350m", "smollm2-1.7b"]
 
 # Fields that do not change what a run computes, so a rerun that changes them still resumes
@@ -104,7 +109,11 @@ class TrainConfig(StrictModel):
         description="bf16 autocast (fp32 weights and optimizer) or fp32; auto: bf16 where the "
         "hardware has bf16 units (CUDA, CPUs with AVX512-BF16, AMX or Arm BF16), else fp32",
     )
-    compile: bool = False
+    compile: bool | Literal["auto"] = Field(
+        "auto",
+        description="torch.compile each decoder layer; auto: for runs of at least "
+        f"{COMPILE_AUTO_MIN_STEPS} steps, on a CPU only where a C++ compiler is on PATH",
+    )
     attention: Literal["auto", "sdpa", "eager"] = Field(
         "auto",
         description="attention kernels (same math): sdpa (torch's fused kernels) or eager (HF's "

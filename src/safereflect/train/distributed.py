@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,6 +23,7 @@ import torch
 import torch.distributed as dist
 
 from safereflect.errors import UserError
+from safereflect.train.hardware import cpp_compiler
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,10 @@ def wrap_model(
     layers = model.model.layers
     if compile and rt.device.type == "cpu":
         require_cpp_compiler()
+        import torch._inductor.config
+
+        # inductor reads $CXX once, when first imported; build with the compiler just checked.
+        torch._inductor.config.cpp.cxx = (None, cpp_compiler())
     if compile:
         # Per-block compilation (as torchtitan does) composes with FSDP2 and DDP and keeps the
         # state-dict keys unchanged, so checkpoints do not depend on the compile flag.
@@ -123,10 +127,10 @@ def wrap_model(
 
 
 def require_cpp_compiler() -> None:
-    """torch.compile on a CPU builds its kernels with a C++ compiler (inductor's `cpp.cxx`: $CXX,
-    else g++, clang++ on macOS); a machine with only Python has none, and inductor would fail
-    inside the first step with a long traceback."""
-    wanted = os.environ.get("CXX") or ("clang++" if sys.platform == "darwin" else "g++")
+    """torch.compile on a CPU builds its kernels with a C++ compiler (`cpp_compiler`); a machine
+    with only Python has none, and inductor would fail inside the first step with a long
+    traceback."""
+    wanted = cpp_compiler()
     if shutil.which(wanted) is None:
         raise UserError(
             f"compile: true on a CPU needs a C++ compiler to build its kernels, and {wanted!r} is not on PATH",

@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -114,6 +116,27 @@ def resolve_attention(attention: str, device_type: str, bf16: bool) -> str:
     # CPU flash-attention backward in bf16 took as long as all the model's matmuls, and HF's
     # eager attention (bmm, fp32 softmax) made a bf16 step ~1.4x faster. In fp32 SDPA is faster.
     return "eager" if device_type == "cpu" and bf16 else "sdpa"
+
+
+def cpp_compiler() -> str:
+    """The C++ compiler inductor builds CPU kernels with (its `cpp.cxx`: $CXX, else g++,
+    clang++ on macOS)."""
+    return os.environ.get("CXX") or ("clang++" if sys.platform == "darwin" else "g++")
+
+
+def resolve_compile(compile: bool | str, device_type: str, max_steps: int) -> tuple[bool, str]:
+    """(compile or not, why) for a config's `compile`. "auto" compiles runs long enough to repay
+    the compilation (`COMPILE_AUTO_MIN_STEPS`), and on a CPU only where the compiler inductor
+    needs is installed: a machine with only Python trains eagerly instead of failing."""
+    from safereflect.train.config import COMPILE_AUTO_MIN_STEPS
+
+    if compile != "auto":
+        return bool(compile), "set in the config"
+    if max_steps < COMPILE_AUTO_MIN_STEPS:
+        return False, f"auto: {max_steps} steps, compilation repays from {COMPILE_AUTO_MIN_STEPS}"
+    if device_type == "cpu" and shutil.which(cpp_compiler()) is None:
+        return False, f"auto: no C++ compiler ({cpp_compiler()!r}) on PATH"
+    return True, f"auto: {max_steps} steps" + (f", {cpp_compiler()} found" if device_type == "cpu" else "")
 
 
 def _cache_file() -> Path:

@@ -44,6 +44,7 @@ from safereflect.train.hardware import (
     mfu,
     peak_flops,
     resolve_attention,
+    resolve_compile,
     resolve_precision,
 )
 from safereflect.train.metrics import MetricsLog, git_commit, library_versions, print_header
@@ -130,7 +131,8 @@ def _train(plan: RunPlan, rt: Runtime, run_dir: Path, resume_from: Path | None) 
     align_token_ids(model, tokenizer)  # checkpoints, like exports, carry the tokenizer's ids
     llama_config = model.config
     fresh = (lambda: initial_weights(plan)) if on_meta and resume_from is None else None
-    model = wrap_model(model, rt, parallel=cfg.parallel, compile=cfg.compile, initial_state=fresh)
+    compile_choice = resolve_compile(cfg.compile, rt.device.type, cfg.max_steps)
+    model = wrap_model(model, rt, parallel=cfg.parallel, compile=compile_choice[0], initial_state=fresh)
     optimizer = make_optimizer(
         model, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps
     )
@@ -163,7 +165,7 @@ def _train(plan: RunPlan, rt: Runtime, run_dir: Path, resume_from: Path | None) 
     # Measured (CPU) on process 0 only: it alone logs, and processes sharing a CPU would
     # slow each other's measurement.
     peak = device_peak_flops(rt.device, precision_of(rt)) if rt.is_main else None
-    log = _open_log(plan, rt, run_dir, resume_from, step, loader, name, peak) if rt.is_main else None
+    log = _open_log(plan, rt, run_dir, resume_from, step, loader, name, peak, compile_choice) if rt.is_main else None
 
     def lr_for(s: int) -> float:
         return lr_at(
@@ -273,9 +275,11 @@ def _open_log(
     loader: PackedLoader,
     name: str,
     peak: float | None,
+    compile: tuple[bool, str],
 ) -> MetricsLog:
     """Process 0: tidy the run dir, write config.yaml, print the header, start metrics.jsonl."""
     cfg = plan.cfg
+    compiled, compile_why = compile
     clean_leftovers(run_dir / "checkpoints")
     clean_leftovers(run_dir)
     config = cfg.model_dump(mode="json")
@@ -290,8 +294,8 @@ def _open_log(
             "data": str(plan.meta.dir),
             "start": f"resumed from {resume_from.name}" if resume_from else "new run",
             "device": f"{rt.world_size} x {name} ({precision_text(rt)}, {strategy})",
-            "kernels": f"attention {resolve_attention(cfg.attention, rt.device.type, rt.bf16)}"
-            f"{', torch.compile per decoder layer' if cfg.compile else ''}",
+            "kernels": f"attention {resolve_attention(cfg.attention, rt.device.type, rt.bf16)}, "
+            f"{'torch.compile per decoder layer' if compiled else 'not compiled'} ({compile_why})",
             "peak": peak_text(rt, peak),
             **plan.summary(),
             "grad accumulation": str(loader.grad_accum_steps),
@@ -310,7 +314,7 @@ def _open_log(
             "device": name,
             "world_size": rt.world_size,
             "precision": precision_of(rt),
-            "compile": cfg.compile,
+            "compile": compiled,
             "attention": resolve_attention(cfg.attention, rt.device.type, rt.bf16),
             "params": plan.shape.total_params,
             "non_embedding_params": plan.shape.non_embedding_params,
