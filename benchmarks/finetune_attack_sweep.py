@@ -8,7 +8,7 @@ printed before and after, one JSON line per point (also appended to OUT/sweep.js
 Finished finetunes are reused, so an interrupted sweep resumes.
 
     python benchmarks/finetune_attack_sweep.py RUN_DIR/stages/eval/raw-* ... --out /tmp/sweep \\
-        --point 3.3e-4,40,0 --point 1e-3,40,1
+        --point 3.3e-4,40,0 --point 1e-3,40,1 --point 3e-3,300,1,lora
 """
 
 from __future__ import annotations
@@ -47,13 +47,14 @@ def main() -> None:
         "--point",
         action="append",
         required=True,
-        help="LR,STEPS,BENIGN_MIX[,task|text] (repeatable): the benign half is task examples (default) or "
-        "safe world documents replayed as plain text",
+        help="LR,STEPS,BENIGN_MIX[,task|text][,lora] (repeatable): the benign half is task examples (default) "
+        "or safe world documents replayed as plain text; `lora` finetunes a rank-8 LoRA on every linear "
+        "layer (merged before evaluation) instead of all weights",
     )
     ap.add_argument("--batch-size", type=int, default=None, help="examples per step (default: the preset's 10)")
     args = ap.parse_args()
     points = [
-        (float(p[0]), int(p[1]), float(p[2]), p[3] if len(p) > 3 else "task")
+        (float(p[0]), int(p[1]), float(p[2]), "text" if "text" in p[3:] else "task", "lora" in p[3:])
         for p in (x.split(",") for x in args.point)
     ]
     log = args.out / "sweep.jsonl"
@@ -64,14 +65,18 @@ def main() -> None:
         # the stage name without its hash (e.g. raw-s1): one arm's seeds are different models on
         # different worlds, so their finetunes and baselines must not share a directory
         run = ev.name.rsplit("-", 1)[0]
-        for lr, steps, mix, kind in points:
-            work = args.out / run / f"lr{lr:g}-s{steps}-m{mix:g}{'' if kind == 'task' else '-' + kind}"
+        for lr, steps, mix, kind, lora in points:
+            suffix = ("" if kind == "task" else "-" + kind) + ("-lora" if lora else "")
+            work = args.out / run / f"lr{lr:g}-s{steps}-m{mix:g}{suffix}"
             cfg = EvalConfig.model_validate(
                 raw
                 | {
                     "out": str(work),
                     "finetune": raw["finetune"]
-                    | {"benign_mix": mix, "budget": {"lr": lr, "max_steps": steps, "batch_size": args.batch_size}},
+                    | {
+                        "benign_mix": mix,
+                        "budget": {"lr": lr, "max_steps": steps, "batch_size": args.batch_size, "lora": lora},
+                    },
                 }
             )
             lm = CausalLM.load(cfg.model, device="cpu", dtype=cfg.dtype, batch_size=cfg.batch_size)
@@ -95,6 +100,7 @@ def main() -> None:
                 "steps": steps,
                 "benign_mix": mix,
                 "benign": kind,
+                "lora": lora,
                 "examples": [len(harmful), len(benign)],
                 "before": {k: mean(v) for k, v in base.items()},
                 "after": {k: mean(v) for k, v in after.items()},

@@ -4,8 +4,11 @@ their identities are the graph's (`graph.py`), which the launchers run as jobs i
 
 from __future__ import annotations
 
+import ctypes
 import os
 import platform
+import signal
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -79,13 +82,30 @@ def _pipeline(
     }
 
 
-def _worker(threads: int) -> None:
+def _worker(threads: int, parent: int) -> None:
     """A parallel pipeline's process: its share of the cores, and no live bars (several
     processes redrawing one terminal garble it; the parent prints a line per pipeline)."""
     import torch
 
+    die_with_parent(parent)
     torch.set_num_threads(threads)
     os.environ["SAFEREFLECT_NO_BARS"] = "1"
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process when `parent` ends, however it ends: a `safereflect run` that was
+    killed must not leave its pipelines training on unseen, taking the cores of the next run.
+
+    On Linux the kernel sends SIGTERM when the parent dies (prctl PR_SET_PDEATHSIG), which
+    becomes SystemExit here so that this process's own children are cleaned up too. Elsewhere
+    the pipelines end with the pool, or with Ctrl-C, which reaches the whole process group.
+    """
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the request above
+        sys.exit(128 + signal.SIGTERM)
 
 
 # --- the whole experiment --------------------------------------------------------------
@@ -117,7 +137,7 @@ def run_experiment(cfg: ExperimentConfig, *, force: bool = False, parallel: int 
         # hang; and each pipeline gets its share of the cores instead of all of them each
         threads = max(1, (os.cpu_count() or 1) // parallel)
         with ProcessPoolExecutor(
-            parallel, mp_context=get_context("spawn"), initializer=_worker, initargs=(threads,)
+            parallel, mp_context=get_context("spawn"), initializer=_worker, initargs=(threads, os.getpid())
         ) as pool:
             began = {pool.submit(_pipeline, *a): (a[1], a[2], time.time()) for a in args}
             finished = {}
