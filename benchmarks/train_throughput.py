@@ -181,7 +181,9 @@ def main() -> None:
             values["compile"] = (
                 args.compile
                 if args.compile is not None
-                else resolve_compile(probe.compile, args.device, args.run_steps)[0]
+                else resolve_compile(
+                    probe.compile, args.device, args.run_steps, resolve_precision(args.device, probe.precision)
+                )[0]
             )
             batch = probe.global_batch_size
             n_tokens = 4 * (args.warmup + args.steps) * batch * (probe.seq_len + 1)

@@ -28,7 +28,10 @@ PARENT = textwrap.dedent(
     if __name__ == "__main__":
         ctx = get_context("spawn")
         with ProcessPoolExecutor(1, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-            pool.submit(report_and_wait, sys.argv[1])
+            # two pipelines for one process: the second waits in the pool's queue, ready to start
+            # the moment the first one ends
+            for _ in range(2):
+                pool.submit(report_and_wait, sys.argv[1])
             time.sleep(120)
     """
 )

@@ -57,3 +57,18 @@ def test_compile_on_a_cpu_without_a_cpp_compiler_is_one_line(tokens_dir, tmp_pat
     assert code == 2 and "Traceback" not in output
     assert "compile: true on a CPU needs a C++ compiler to build its kernels" in output
     assert "'no-such-cxx-compiler' is not on PATH" in output
+
+
+def test_a_loss_that_is_not_a_number_stops_training_before_any_checkpoint_holds_it(tokens_dir, tmp_path, capsys):
+    out = tmp_path / "o"
+    argv = ["train", "--data", str(tokens_dir), "--out", str(out), "--preset", "tiny", "--max-steps", "20"]
+    # a learning rate of 1e12 without clipping: the weights overflow within a few steps
+    extra = ["--set", "lr=1e12", "--set", "grad_clip=null", "--set", "checkpoint_every=1", "--set", "log_every=5"]
+    code, output = run_cli([*argv, *extra, "--set", "warmup_steps=0", "--device", "cpu"], capsys)
+    assert code == 2 and "Traceback" not in output
+    assert f"{out}: the training loss at step" in output and "stopped before it reached a checkpoint" in output
+    step = int(output.split("the training loss at step ")[1].split()[0])
+    assert 1 < step < 20  # caught at the step it happened, not at the next log line (every 5)
+    saved = sorted(int(p.name.split("_")[1]) for p in (out / "checkpoints").glob("step_*"))
+    assert saved and saved[-1] == step - 1  # every checkpoint written is from a finite step
+    assert not (out / "final").exists()

@@ -28,21 +28,28 @@ def test_auto_precision_on_cpu_follows_the_bf16_units(flags, expected, monkeypat
 
 
 @pytest.mark.parametrize(
-    ("setting", "device", "steps", "cxx", "expected", "why"),
+    ("setting", "device", "steps", "cxx", "capability", "expected", "why"),
     [
-        ("auto", "cpu", 1000, "sh", True, "auto: 1000 steps, sh found"),
-        ("auto", "cpu", 1000, "no-such-cxx", False, "auto: no C++ compiler ('no-such-cxx') on PATH"),
-        ("auto", "cpu", 100, "sh", False, "auto: 100 steps, compilation repays from 500"),
-        ("auto", "cuda", 1000, "no-such-cxx", True, "auto: 1000 steps"),  # CUDA kernels are Triton's
-        (True, "cpu", 10, "no-such-cxx", True, "set in the config"),  # wrap_model then says what is missing
-        (False, "cuda", 10**6, "sh", False, "set in the config"),
+        ("auto", "cpu", 1000, "sh", None, True, "auto: 1000 steps, sh found"),
+        ("auto", "cpu", 1000, "no-such-cxx", None, False, "auto: no C++ compiler ('no-such-cxx') on PATH"),
+        ("auto", "cpu", 100, "sh", None, False, "auto: 100 steps, compilation repays from 500"),
+        ("auto", "cpu", 1000, "sh", "avx2", False, "auto: bf16 compiled under ATEN_CPU_CAPABILITY=avx2 trains on NaN"),
+        ("auto", "cuda", 1000, "no-such-cxx", "avx2", True, "auto: 1000 steps"),  # CUDA kernels are Triton's
+        (True, "cpu", 10, "no-such-cxx", "avx2", True, "set in the config"),  # then wrap_model or the NaN check says
+        (False, "cuda", 10**6, "sh", None, False, "set in the config"),
     ],
 )
 def test_auto_compile_needs_a_long_run_and_on_a_cpu_a_cpp_compiler(
-    setting, device, steps, cxx, expected, why, monkeypatch
+    setting, device, steps, cxx, capability, expected, why, monkeypatch
 ):
     monkeypatch.setenv("CXX", cxx)  # `sh` stands for a compiler that is on PATH
-    assert hardware.resolve_compile(setting, device, steps) == (expected, why)
+    if capability:
+        monkeypatch.setenv("ATEN_CPU_CAPABILITY", capability)
+    else:
+        monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    assert hardware.resolve_compile(setting, device, steps, "bf16") == (expected, why)
+    if capability and device == "cpu" and setting == "auto":  # fp32 compiled fine under it
+        assert hardware.resolve_compile(setting, device, steps, "fp32") == (True, "auto: 1000 steps, sh found")
 
 
 def test_cpu_flags_reads_this_machines_cpuinfo():

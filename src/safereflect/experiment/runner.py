@@ -5,6 +5,7 @@ their identities are the graph's (`graph.py`), which the launchers run as jobs i
 from __future__ import annotations
 
 import ctypes
+import multiprocessing
 import os
 import platform
 import signal
@@ -96,16 +97,23 @@ def die_with_parent(parent: int) -> None:
     """End this process when `parent` ends, however it ends: a `safereflect run` that was
     killed must not leave its pipelines training on unseen, taking the cores of the next run.
 
-    On Linux the kernel sends SIGTERM when the parent dies (prctl PR_SET_PDEATHSIG), which
-    becomes SystemExit here so that this process's own children are cleaned up too. Elsewhere
-    the pipelines end with the pool, or with Ctrl-C, which reaches the whole process group.
+    On Linux the kernel sends SIGTERM when the parent dies (prctl PR_SET_PDEATHSIG). The handler
+    ends the process at once, with its own children: SystemExit would not do, since the pool's
+    worker loop catches it as the job's result and starts the next queued pipeline. Elsewhere the
+    pipelines end with the pool, or with Ctrl-C, which reaches the whole process group.
     """
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    signal.signal(signal.SIGTERM, _end_now)
     if sys.platform.startswith("linux"):
         pr_set_pdeathsig = 1
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
     if os.getppid() != parent:  # it died before the request above
-        sys.exit(128 + signal.SIGTERM)
+        _end_now(signal.SIGTERM, None)
+
+
+def _end_now(signum: int, frame: object) -> None:
+    for child in multiprocessing.active_children():  # e.g. a prepare's datatrove workers
+        child.terminate()
+    os._exit(128 + signum)
 
 
 # --- the whole experiment --------------------------------------------------------------

@@ -124,10 +124,11 @@ def cpp_compiler() -> str:
     return os.environ.get("CXX") or ("clang++" if sys.platform == "darwin" else "g++")
 
 
-def resolve_compile(compile: bool | str, device_type: str, max_steps: int) -> tuple[bool, str]:
+def resolve_compile(compile: bool | str, device_type: str, max_steps: int, precision: str) -> tuple[bool, str]:
     """(compile or not, why) for a config's `compile`. "auto" compiles runs long enough to repay
     the compilation (`COMPILE_AUTO_MIN_STEPS`), and on a CPU only where the compiler inductor
-    needs is installed: a machine with only Python trains eagerly instead of failing."""
+    needs is installed (a machine with only Python trains eagerly instead of failing) and not
+    bf16 under a lowered ATEN_CPU_CAPABILITY, which torch 2.13 compiles into NaN."""
     from safereflect.train.config import COMPILE_AUTO_MIN_STEPS
 
     if compile != "auto":
@@ -136,6 +137,11 @@ def resolve_compile(compile: bool | str, device_type: str, max_steps: int) -> tu
         return False, f"auto: {max_steps} steps, compilation repays from {COMPILE_AUTO_MIN_STEPS}"
     if device_type == "cpu" and shutil.which(cpp_compiler()) is None:
         return False, f"auto: no C++ compiler ({cpp_compiler()!r}) on PATH"
+    capability = os.environ.get("ATEN_CPU_CAPABILITY")
+    if device_type == "cpu" and precision == "bf16" and capability:
+        # Measured (BENCHMARKS.md, 2026-11-30): with `avx2` on an AVX512-BF16 CPU the first
+        # compiled bf16 step's loss is NaN; fp32 and the default kernels are fine.
+        return False, f"auto: bf16 compiled under ATEN_CPU_CAPABILITY={capability} trains on NaN"
     return True, f"auto: {max_steps} steps" + (f", {cpp_compiler()} found" if device_type == "cpu" else "")
 
 

@@ -19,6 +19,11 @@ OOM_HINT = (
     "lower micro_batch_size (the global batch is kept through gradient accumulation), "
     "or set activation_checkpointing: true"
 )
+NONFINITE_HINT = (
+    "the checkpoints written before it are intact and a rerun resumes from the last; a diverging run "
+    "wants a lower lr or grad_clip; NaN from the first steps points at the kernels: try compile: false "
+    "or precision: fp32 (torch 2.13 compiled bf16 training under ATEN_CPU_CAPABILITY=avx2 is NaN from step 1)"
+)
 
 
 def make_optimizer(model: torch.nn.Module, *, lr: float, weight_decay: float, betas=(0.9, 0.95), eps: float = 1e-8):

@@ -7,6 +7,7 @@ optimizer, RNG states and data position are all restored; the LR is a function o
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from pathlib import Path
@@ -50,7 +51,7 @@ from safereflect.train.hardware import (
 from safereflect.train.metrics import MetricsLog, git_commit, library_versions, print_header
 from safereflect.train.plan import RunPlan
 from safereflect.train.schedule import lr_at
-from safereflect.train.step import OOM_HINT, make_optimizer, set_lr, train_step
+from safereflect.train.step import NONFINITE_HINT, OOM_HINT, make_optimizer, set_lr, train_step
 from safereflect.train.validation import evaluate, token_byte_lengths
 
 
@@ -131,7 +132,7 @@ def _train(plan: RunPlan, rt: Runtime, run_dir: Path, resume_from: Path | None) 
     align_token_ids(model, tokenizer)  # checkpoints, like exports, carry the tokenizer's ids
     llama_config = model.config
     fresh = (lambda: initial_weights(plan)) if on_meta and resume_from is None else None
-    compile_choice = resolve_compile(cfg.compile, rt.device.type, cfg.max_steps)
+    compile_choice = resolve_compile(cfg.compile, rt.device.type, cfg.max_steps, precision_of(rt))
     model = wrap_model(model, rt, parallel=cfg.parallel, compile=compile_choice[0], initial_state=fresh)
     optimizer = make_optimizer(
         model, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps
@@ -217,11 +218,19 @@ def _train(plan: RunPlan, rt: Runtime, run_dir: Path, resume_from: Path | None) 
             tokens_seen += cfg.tokens_per_step
             interval_tokens += cfg.tokens_per_step
             last = step == cfg.max_steps
-            if step % cfg.log_every == 0 or last:
+            checkpoint_due = (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or last
+            if step % cfg.log_every == 0 or checkpoint_due:
                 (loss_total,) = all_reduce_sum([loss_sum.item()], rt)
+                loss = loss_total / n_targets
+                if not math.isfinite(loss):
+                    raise UserError(
+                        f"{run_dir}: the training loss at step {step} is {loss}; stopped before it reached a "
+                        "checkpoint or the export",
+                        hint=NONFINITE_HINT,
+                    )
+            if step % cfg.log_every == 0 or last:
                 elapsed = time.perf_counter() - interval_start
                 tok_s = interval_tokens / elapsed
-                loss = loss_total / n_targets
                 utilisation = mfu(plan.flops_per_token, tok_s, peak, rt.world_size)
                 mfu_text = "-" if utilisation is None else f"{utilisation:.1%}"
                 bar.update(task, completed=step, tok_s=tok_s, mfu=mfu_text, loss=loss)
@@ -251,7 +260,7 @@ def _train(plan: RunPlan, rt: Runtime, run_dir: Path, resume_from: Path | None) 
                 )
                 if log:
                     log.log({"kind": "val", "step": step, "tokens": tokens_seen, **result})
-            if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or last:
+            if checkpoint_due:
                 checkpoint(step)
             interval_start += time.perf_counter() - paused_at
     if log:
