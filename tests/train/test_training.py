@@ -19,6 +19,7 @@ from safetensors.torch import load_file
 from safereflect.errors import UserError
 from safereflect.train import resolve_train_config, run_training
 from safereflect.train.checkpoint import checkpoint_problem, checkpoints, resumable_checkpoint
+from safereflect.train.hardware import cpp_compiler
 
 from .conftest import OVERFIT_STEPS, overfit_config
 
@@ -121,7 +122,18 @@ def test_activation_checkpointing_leaves_the_math_unchanged(small_tokens_dir, tm
     assert torch.allclose(grads[0], grads[1], rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize(("precision", "compile"), [("fp32", False), ("bf16", False), ("bf16", True)])
+@pytest.mark.parametrize(
+    ("precision", "compile"),
+    [
+        ("fp32", False),
+        ("bf16", False),
+        pytest.param(
+            "bf16",
+            True,
+            marks=pytest.mark.skipif(shutil.which(cpp_compiler()) is None, reason="inductor needs a C++ compiler"),
+        ),
+    ],
+)
 def test_resume_after_sigkill_reproduces_the_uninterrupted_run(precision, compile, tokens_dir, tmp_path):
     """Compiled too: the rerun compiles again, and its kernels must give the same bits."""
     steps = 16
