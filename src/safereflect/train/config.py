@@ -17,7 +17,7 @@ from safereflect.stage import content_hash, read_done
 
 # A first compilation of cpu-1m took 21.5 s idle and minutes on a loaded 2-core machine; from
 # an inductor cache a few seconds. A step it saves 10-25% of (~0.15 s eager on one thread), so
-# a short run loses time to it (BENCHMARKS.md, "Compiled training on the CPU").
+# a short run loses time to it (BENCHMARKS.md, "Training throughput compiled, one thread").
 COMPILE_AUTO_MIN_STEPS = 500
 
 PresetName = Literal["tiny", "cpu-1m", "cpu-3m", "125m", "350m", "smollm2-1.7b"]
@@ -25,8 +25,9 @@ PresetName = Literal["tiny", "cpu-1m", "cpu-3m", "125m", "350m", "smollm2-1.7b"]
 # Fields that do not change what a run computes, so a rerun that changes them still resumes
 # the same run: where it writes, how often it logs or checkpoints, and memory/speed knobs
 # that leave the math unchanged (micro-batch size keeps the global batch; compile, the
-# attention kernels and activation checkpointing recompute the same values; DDP and FSDP2
-# average the same gradients).
+# attention kernels and activation checkpointing compute the same values, rounded differently,
+# so bytes match only between runs with the same setting; DDP and FSDP2 average the same
+# gradients).
 OPERATIONAL_FIELDS = frozenset(
     {
         "out",
