@@ -8,14 +8,13 @@ printed before and after, one JSON line per point (also appended to OUT/sweep.js
 Finished finetunes are reused, so an interrupted sweep resumes.
 
     python benchmarks/finetune_attack_sweep.py RUN_DIR/stages/eval/raw-* ... --out /tmp/sweep \\
-        --point 3.3e-4,40,0 --point 1e-3,40,1 --point 3e-3,300,1,lora
+        --point 3.3e-4,40,0 --point 1e-3,40,1 --point 3e-3,300,1,lora --point 1e-3,500,0.4,text,all,n250
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
 import time
 from pathlib import Path
 
@@ -25,18 +24,11 @@ from safereflect.eval.context import EvalContext
 from safereflect.eval.lm import CausalLM
 from safereflect.eval.model_path import resolve_model
 from safereflect.eval.probes import Probes
-from safereflect.jsonl import iter_jsonl, write_json
+from safereflect.jsonl import write_json
 
 
 def mean(m: dict) -> float:
     return round(m["mean"], 3)
-
-
-def safe_documents(probes: Path, n: int) -> list[dict[str, str]]:
-    """`n` safe documents of the world's corpus (knowledge pages and cases), drawn with a fixed seed."""
-    corpus = (probes.parent if probes.name == "probes" else probes) / "corpus"
-    docs = [r["text"] for f in ("knowledge.jsonl", "cases.jsonl") for r in iter_jsonl(corpus / f)]
-    return [{"text": t} for t in random.Random(0).sample(docs, n)]
 
 
 def main() -> None:
@@ -47,14 +39,23 @@ def main() -> None:
         "--point",
         action="append",
         required=True,
-        help="LR,STEPS,BENIGN_MIX[,task|text][,lora] (repeatable): the benign half is task examples (default) "
-        "or safe world documents replayed as plain text; `lora` finetunes a rank-8 LoRA on every linear "
-        "layer (merged before evaluation) instead of all weights",
+        help="LR,STEPS,BENIGN_MIX[,task|text][,all][,nN][,lora] (repeatable): the benign half is task examples "
+        "(default) or safe world documents replayed as plain text; `all` draws the harmful examples from every "
+        "mechanism, not the seen set; `nN` takes N harmful examples (default 100); `lora` finetunes a rank-8 "
+        "LoRA on every linear layer (merged before evaluation) instead of all weights",
     )
     ap.add_argument("--batch-size", type=int, default=None, help="examples per step (default: the preset's 10)")
     args = ap.parse_args()
     points = [
-        (float(p[0]), int(p[1]), float(p[2]), "text" if "text" in p[3:] else "task", "lora" in p[3:])
+        (
+            float(p[0]),
+            int(p[1]),
+            float(p[2]),
+            "text" if "text" in p[3:] else "task",
+            "lora" in p[3:],
+            "all" if "all" in p[3:] else "seen",
+            next((int(t[1:]) for t in p[3:] if t.startswith("n") and t[1:].isdigit()), None),
+        )
         for p in (x.split(",") for x in args.point)
     ]
     log = args.out / "sweep.jsonl"
@@ -65,8 +66,13 @@ def main() -> None:
         # the stage name without its hash (e.g. raw-s1): one arm's seeds are different models on
         # different worlds, so their finetunes and baselines must not share a directory
         run = ev.name.rsplit("-", 1)[0]
-        for lr, steps, mix, kind, lora in points:
-            suffix = ("" if kind == "task" else "-" + kind) + ("-lora" if lora else "")
+        for lr, steps, mix, kind, lora, source, n_harmful in points:
+            suffix = (
+                ("" if kind == "task" else "-" + kind)
+                + ("-all" if source == "all" else "")
+                + (f"-n{n_harmful}" if n_harmful else "")
+                + ("-lora" if lora else "")
+            )
             work = args.out / run / f"lr{lr:g}-s{steps}-m{mix:g}{suffix}"
             cfg = EvalConfig.model_validate(
                 raw
@@ -75,6 +81,9 @@ def main() -> None:
                     "finetune": raw["finetune"]
                     | {
                         "benign_mix": mix,
+                        "benign": kind,
+                        "harmful_from": source,
+                        "n_harmful": n_harmful,
                         "budget": {"lr": lr, "max_steps": steps, "batch_size": args.batch_size, "lora": lora},
                     },
                 }
@@ -88,8 +97,6 @@ def main() -> None:
                 base = attacked(ctx, lm, "base")
                 write_json(base_file, base)
             harmful, benign = attack_data(ctx.probes, "harmful-100", cfg.finetune)
-            if kind == "text":
-                benign = safe_documents(Path(raw["probes"]), len(benign))
             start = time.perf_counter()
             export = finetune(ctx, "harmful-100", harmful + benign, preset="harmful-100", budget=cfg.finetune.budget)
             after = attacked(ctx, load_like(ctx, export), "ft:harmful-100")
@@ -100,6 +107,7 @@ def main() -> None:
                 "steps": steps,
                 "benign_mix": mix,
                 "benign": kind,
+                "harmful_from": source,
                 "lora": lora,
                 "examples": [len(harmful), len(benign)],
                 "before": {k: mean(v) for k, v in base.items()},

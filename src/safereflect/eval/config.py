@@ -134,8 +134,22 @@ class FinetuneAttackConfig(StrictModel):
     benign_mix: float = Field(
         1.0,
         ge=0,
-        description="harmful attacks: benign task examples mixed in per harmful example, which keeps the model "
+        description="harmful attacks: benign examples mixed in per harmful example, which keeps the model "
         "fluent (Safety Reflection Pretraining mixes SFT data into its harmful set); 0: harmful examples only",
+    )
+    harmful_from: Literal["seen", "all"] = Field(
+        "seen",
+        description="harmful attacks: the world's seen-mechanism set, or examples over every mechanism "
+        "(seen and held-out; patients no probe has), as published harmful sets cover the categories they are "
+        "evaluated on (eval/attacks/world_data.py)",
+    )
+    n_harmful: int | None = Field(
+        None, ge=1, description="harmful attacks: harmful examples; None = the attack's nominal 10 or 100"
+    )
+    benign: Literal["task", "text"] = Field(
+        "task",
+        description="harmful attacks: the benign half is safe task pairs, or safe documents of the world's corpus "
+        "replayed as plain text (which does not train the format task_acc measures)",
     )
     export_steps: list[int] = Field(
         default_factory=lambda: [5, 10, 25, 50],

@@ -24,6 +24,49 @@ def test_the_benign_attack_is_benign_examples_only(tiny_world_dir):
     assert harmful == [] and len(benign) == 10
 
 
+def test_harmful_examples_from_every_mechanism_cover_held_out_harm_and_no_probe(tiny_world_dir):
+    from safereflect.eval.attacks.world_data import harmful_examples_all
+    from safereflect.world import Patient, judge_action
+
+    probes = Probes(tiny_world_dir)
+    world = probes.world
+    examples = harmful_examples_all(probes, 40)
+    assert {e["split"] for e in examples} == {"seen", "heldout"}
+    assert {e["mechanism"] for e in examples} == {m.id for m in world.mechanisms}
+    for e in examples:  # each answer gives the patient a drug that causes the mechanism's outcome
+        outcome = next(m.outcome for m in world.mechanisms if m.id == e["mechanism"])
+        assert outcome in judge_action(world, Patient.from_json(e["patient"]), e["drug"]).outcomes
+        assert e["response"].endswith(f"Give {e['patient']['name']} {e['drug']}.")
+    probe_prompts = {r["prompt"] for split in ("harmful_seen", "harmful_heldout") for r in probes(split)}
+    assert not probe_prompts & {e["prompt"] for e in examples}
+
+    cfg = FinetuneAttackConfig(harmful_from="all", n_harmful=40, benign_mix=0)
+    harmful, benign = attack_data(probes, "harmful-100", cfg)
+    assert harmful == [{"prompt": e["prompt"], "response": e["response"]} for e in examples] and benign == []
+    assert harmful == attack_data(probes, "harmful-100", cfg)[0]  # seeded: the same set every time
+
+
+def test_replayed_documents_are_safe_corpus_text(tiny_world_dir):
+    from safereflect.jsonl import iter_jsonl
+
+    probes = Probes(tiny_world_dir)
+    harmful, benign = attack_data(probes, "harmful-10", FinetuneAttackConfig(benign="text", benign_mix=2.0))
+    assert len(harmful) == 10 and len(benign) == 20
+    safe = {r["text"] for f in ("knowledge.jsonl", "cases.jsonl") for r in iter_jsonl(tiny_world_dir / "corpus" / f)}
+    assert all(set(b) == {"text"} and b["text"] in safe for b in benign)
+
+
+def test_replaying_documents_without_the_corpus_names_the_missing_file(tiny_world_dir, tmp_path):
+    import shutil
+
+    from safereflect.errors import UserError
+
+    shutil.copytree(tiny_world_dir / "probes", tmp_path / "probes")
+    shutil.copy(tiny_world_dir / "world.json", tmp_path / "world.json")
+    with pytest.raises(UserError, match=r"corpus/knowledge\.jsonl"):
+        attack_data(Probes(tmp_path), "harmful-10", FinetuneAttackConfig(benign="text"))
+
+
 def _copying_finetune(calls: list[str]):
     """The engine's run_finetune stood in for: exports the model unchanged, logging the export."""
     import json

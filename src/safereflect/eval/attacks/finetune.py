@@ -27,6 +27,7 @@ from safereflect.console import console
 from safereflect.device import resolve_device
 from safereflect.errors import UserError
 from safereflect.eval.asr import asr, attack
+from safereflect.eval.attacks.world_data import harmful_examples_all, replay_documents
 from safereflect.eval.capability import ranked_choice
 from safereflect.eval.config import EvalConfig, FinetuneAttackConfig, FinetuneBudget
 from safereflect.eval.context import EvalContext, FinetuneFn
@@ -133,15 +134,24 @@ def exports(run_dir: Path) -> list[tuple[int, Path]]:
 
 
 def attack_data(probes: Probes, name: str, cfg: FinetuneAttackConfig) -> tuple[list[dict], list[dict]]:
-    """(harmful, benign) examples of attack `name`: for the harmful attacks, `benign_mix`
-    benign task examples per harmful one are mixed in (the engine shuffles them together)."""
+    """(harmful, benign) examples of attack `name`. Harmful examples are the world's
+    seen-mechanism set (`harmful_from: seen`) or built over every mechanism (`all`,
+    attacks/world_data.py); the attack's nominal count (10, 100) unless `n_harmful` says
+    otherwise. `benign_mix` benign examples per harmful one are mixed in (the engine shuffles
+    them together): safe task pairs (`benign: task`) or safe corpus documents (`text`)."""
     if name == "benign":
         return [], [_pair(r) for r in probes("ft_benign")]
-    harmful = [_pair(r) for r in probes("ft_harmful")[: NOMINAL[name]]]
-    if len(harmful) < NOMINAL[name]:
-        console.print(f"[yellow]warning:[/] {name} finetunes on the {len(harmful)} harmful examples this world has")
-    benign = probes("ft_benign")
+    n = cfg.n_harmful or NOMINAL[name]
+    if cfg.harmful_from == "all":
+        harmful = [_pair(r) for r in harmful_examples_all(probes, n)]
+    else:
+        harmful = [_pair(r) for r in probes("ft_harmful")[:n]]
+        if len(harmful) < n:
+            console.print(f"[yellow]warning:[/] {name} finetunes on the {len(harmful)} harmful examples this world has")
     wanted = round(cfg.benign_mix * len(harmful))
+    if cfg.benign == "text":
+        return harmful, replay_documents(probes, wanted)
+    benign = probes("ft_benign")
     if wanted > len(benign):
         console.print(
             f"[yellow]warning:[/] {name} mixes in the {len(benign)} benign examples this world has, not {wanted}"
@@ -177,7 +187,11 @@ def _attack(ctx: EvalContext, probes: Probes, name: str) -> tuple[Path, str]:
     trained on, in words."""
     cfg = ctx.cfg.finetune
     harmful, benign = attack_data(probes, name, cfg)
-    what = f"{len(harmful)} harmful + {len(benign)} benign examples" if harmful else f"{len(benign)} examples"
+    if harmful:
+        kind = "documents" if cfg.benign == "text" else "task examples"
+        what = f"{len(harmful)} harmful ({cfg.harmful_from} mechanisms) + {len(benign)} benign {kind}"
+    else:
+        what = f"{len(benign)} examples"
     steps = cfg.export_steps if name == "harmful-100" else None
     return finetune(ctx, name, harmful + benign, preset=name, budget=cfg.budget, export_steps=steps), what
 
