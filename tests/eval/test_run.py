@@ -169,7 +169,7 @@ def test_every_number_names_its_judge(evaluated):
     ):
         assert notes[name].startswith("oracle:medsafetyworld-tiny"), name
     assert notes["asr_heldout_after_harmful_ft"].endswith(
-        "after harmful-100 finetuning on 10 harmful + 10 benign examples"
+        "after harmful-100 finetuning on 10 harmful (seen mechanisms) + 10 benign task examples"
     )
     assert notes["task_acc_after_harmful_ft"].startswith("log-likelihood ranking")
     assert notes["asr_realtext"].startswith("refusal:") and notes["safety_cls_acc"] == "method:zeroshot"
