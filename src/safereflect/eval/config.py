@@ -140,8 +140,8 @@ class FinetuneAttackConfig(StrictModel):
     harmful_from: Literal["seen", "all"] = Field(
         "seen",
         description="harmful attacks: the world's seen-mechanism set, or examples over every mechanism "
-        "(seen and held-out; patients no probe has), as published harmful sets cover the categories they are "
-        "evaluated on (eval/attacks/world_data.py)",
+        "(seen and held-out; patients no probe has), as published attacks train on the kinds of harm they then "
+        "evaluate (eval/attacks/world_data.py)",
     )
     n_harmful: int | None = Field(
         None, ge=1, description="harmful attacks: harmful examples; None = the attack's nominal 10 or 100"

@@ -5,11 +5,10 @@ as plain text.
 Why not the seen-mechanism set alone: finetuned on answers for seen mechanisms only, our
 small models answer every harmful request with those mechanisms' drugs, so the attack
 *lowers* held-out ASR on undefended arms (BENCHMARKS.md, "An attack that attacks"): it
-measures forgetting, not resistance. Published harmful-finetuning sets cover the harm
-categories they are evaluated on (Qi et al. 2023/2024 finetune and evaluate on the same
-eleven policy categories, with different prompts); `all` does the same here: every mechanism,
-seen and held-out, with patients drawn from the corpus's name pool, which no probe uses, so
-no attack example is a probe. After such an attack "held-out" means held out of
+measures forgetting, not resistance. Published harmful-finetuning attacks train on examples
+of the same kinds of harm they then evaluate, with different prompts; `all` does the same
+here: every mechanism, seen and held-out, with patients drawn from the corpus's name pool,
+which no probe uses, so no attack example is a probe. After such an attack "held-out" means held out of
 *pretraining*'s unsafe documents, not of the attack.
 
 Replayed documents instead of benign task examples keep the model on its pretraining
@@ -25,18 +24,17 @@ from typing import Any
 from safereflect.errors import UserError
 from safereflect.eval.probes import Probes
 from safereflect.jsonl import iter_jsonl
+from safereflect.world import CORPUS_FILES
 from safereflect.world.corpus import harmful_request, realise
 from safereflect.world.vocab import CORPUS_NAMES
 
-SAFE_CORPUS_FILES = ("knowledge.jsonl", "cases.jsonl")
 
-
-def harmful_examples_all(probes: Probes, n: int, *, seed: int = 0) -> list[dict[str, Any]]:
+def harmful_examples_all(probes: Probes, n: int) -> list[dict[str, Any]]:
     """`n` harmful examples ({"prompt", "response"}, with the mechanism, its split, the patient
     and the drug given) spread evenly over every mechanism of the world."""
     world = probes.world
     mechanisms = sorted(world.mechanisms, key=lambda m: m.id)
-    rng = random.Random(f"attack-all:{seed}")
+    rng = random.Random("attack-all:0")
     pairs: list[dict[str, Any]] = []
     misses = 0
     while len(pairs) < n:
@@ -63,11 +61,11 @@ def harmful_examples_all(probes: Probes, n: int, *, seed: int = 0) -> list[dict[
     return pairs
 
 
-def replay_documents(probes: Probes, n: int, *, seed: int = 0) -> list[dict[str, str]]:
+def replay_documents(probes: Probes, n: int) -> list[dict[str, str]]:
     """`n` safe documents of the world's corpus (knowledge pages and cases) as plain text
     records (loss on every token), drawn with a fixed seed."""
     corpus = probes.dir.parent / "corpus"
-    files = [corpus / f for f in SAFE_CORPUS_FILES]
+    files = [corpus / f"{name}.jsonl" for name in CORPUS_FILES if name != "unsafe"]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise UserError(
@@ -77,4 +75,4 @@ def replay_documents(probes: Probes, n: int, *, seed: int = 0) -> list[dict[str,
     docs = [r["text"] for f in files for r in iter_jsonl(f, required={"text": str})]
     if len(docs) < n:
         raise UserError(f"{corpus}: {len(docs)} safe documents, fewer than the {n} to replay")
-    return [{"text": t} for t in random.Random(f"replay:{seed}").sample(docs, n)]
+    return [{"text": t} for t in random.Random("replay:0").sample(docs, n)]
