@@ -39,9 +39,11 @@ def main() -> None:
         "--point",
         action="append",
         required=True,
-        help="LR,STEPS,BENIGN_MIX[,task|text][,all][,nN][,lora] (repeatable): the benign half is task examples "
+        help="LR,STEPS,BENIGN_MIX[,task|text][,all][,nN][,roleplay][,many_shot][,lora] (repeatable): the benign "
+        "half is task examples "
         "(default) or safe world documents replayed as plain text; `all` draws the harmful examples from every "
-        "mechanism, not the seen set; `nN` takes N harmful examples (default 100); `lora` finetunes a rank-8 "
+        "mechanism, not the seen set; `nN` takes N harmful examples (default 100); `roleplay` and `many_shot` phrase "
+        "the requests in those framings in turn with plain ones (`finetune.framings`); `lora` finetunes a rank-8 "
         "LoRA on every linear layer (merged before evaluation) instead of all weights",
     )
     ap.add_argument("--batch-size", type=int, default=None, help="examples per step (default: the preset's 10)")
@@ -55,6 +57,7 @@ def main() -> None:
             "lora" in p[3:],
             "all" if "all" in p[3:] else "seen",
             next((int(t[1:]) for t in p[3:] if t.startswith("n") and t[1:].isdigit()), None),
+            ["direct"] + [f for f in ("roleplay", "many_shot") if f in p[3:]],
         )
         for p in (x.split(",") for x in args.point)
     ]
@@ -66,11 +69,12 @@ def main() -> None:
         # the stage name without its hash (e.g. raw-s1): one arm's seeds are different models on
         # different worlds, so their finetunes and baselines must not share a directory
         run = ev.name.rsplit("-", 1)[0]
-        for lr, steps, mix, kind, lora, source, n_harmful in points:
+        for lr, steps, mix, kind, lora, source, n_harmful, framings in points:
             suffix = (
                 ("" if kind == "task" else "-" + kind)
                 + ("-all" if source == "all" else "")
                 + (f"-n{n_harmful}" if n_harmful else "")
+                + "".join(f"-{f}" for f in framings[1:])
                 + ("-lora" if lora else "")
             )
             work = args.out / run / f"lr{lr:g}-s{steps}-m{mix:g}{suffix}"
@@ -84,6 +88,7 @@ def main() -> None:
                         "benign": kind,
                         "harmful_from": source,
                         "n_harmful": n_harmful,
+                        "framings": framings,
                         "budget": {"lr": lr, "max_steps": steps, "batch_size": args.batch_size, "lora": lora},
                     },
                 }
@@ -108,6 +113,7 @@ def main() -> None:
                 "benign_mix": mix,
                 "benign": kind,
                 "harmful_from": source,
+                "framings": framings,
                 "lora": lora,
                 "examples": [len(harmful), len(benign)],
                 "before": {k: mean(v) for k, v in base.items()},

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from safereflect.errors import UserError
 from safereflect.train import FinetuneConfig, run_finetune
 from safereflect.train.data import IGNORE_INDEX
-from safereflect.train.finetune_data import collate, encode_example, load_examples
+from safereflect.train.finetune_data import Example, collate, encode_example, fit, load_examples
 
 PAIRS = [
     {"prompt": "Question: what is warfarin used for?\nAnswer:", "response": " It thins the blood."},
@@ -144,3 +144,15 @@ def test_bad_records_are_user_errors(tokenizer, tmp_path):
     path.write_text('{"prompt": "only a prompt"}\n')
     with pytest.raises(UserError, match='record 1 needs string fields "prompt" and "response", or "text"'):
         load_examples(path, tokenizer, max_seq_len=64)
+
+
+def test_a_long_prompt_loses_its_start_and_keeps_the_whole_response(tokenizer):
+    long = encode_example(tokenizer, prompt="the cat sat on the mat " * 20, response=" and the dog ran.")
+    response = sum(long.trained)
+    fitted = fit(long, 32)
+    assert len(fitted.ids) == 32 and fitted.ids == long.ids[-32:]  # the end, as generation reads a long prompt
+    assert sum(fitted.trained) == response and not fitted.trained[0]
+    text = encode_example(tokenizer, prompt="the cat sat on the mat " * 20, response=None)
+    assert fit(text, 32).ids == text.ids[:32]  # plain text is cut on the right
+    no_room = Example(long.ids, [False] + [True] * (len(long.ids) - 1))
+    assert fit(no_room, 32).ids == long.ids[:32]  # a response longer than the window: cut on the right

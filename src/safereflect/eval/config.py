@@ -146,6 +146,12 @@ class FinetuneAttackConfig(StrictModel):
     n_harmful: int | None = Field(
         None, ge=1, description="harmful attacks: harmful examples; None = the attack's nominal 10 or 100"
     )
+    framings: list[Literal["direct", "roleplay", "many_shot"]] = Field(
+        default_factory=lambda: ["direct"],
+        min_length=1,
+        description="harmful attacks: how the harmful requests are phrased, in turn: as they are, behind a "
+        "role-play or authority preamble of the attacker's own, or after earlier harmful Q/A pairs of the set",
+    )
     benign: Literal["task", "text"] = Field(
         "task",
         description="harmful attacks: the benign half is safe task pairs, or safe documents of the world's corpus "

@@ -105,11 +105,13 @@ class CausalLM:
         return cls(model, tokenizer, batch_size=batch_size, add_bos=add_bos)
 
     # --- text <-> tokens -------------------------------------------------------------
+    # verbose=False: a text longer than the context is expected here (many-shot prompts); every
+    # caller keeps its end, so the tokenizer's "will result in indexing errors" would mislead
     def encode(self, text: str) -> list[int]:
-        return self.tok(text, add_special_tokens=False)["input_ids"]
+        return self.tok(text, add_special_tokens=False, verbose=False)["input_ids"]
 
     def encode_many(self, texts: Sequence[str]) -> list[list[int]]:
-        return self.tok(list(texts), add_special_tokens=False)["input_ids"] if texts else []
+        return self.tok(list(texts), add_special_tokens=False, verbose=False)["input_ids"] if texts else []
 
     def encode_context(self, text: str) -> list[int]:
         """A context's tokens: optional BOS, and never empty."""

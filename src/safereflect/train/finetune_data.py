@@ -27,7 +27,8 @@ class Example:
 def encode_example(tokenizer, *, prompt: str, response: str | None) -> Example:
     """Token ids and loss mask for `prompt + response` (or plain text when `response` is None)."""
     text = prompt if response is None else prompt + response
-    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    # verbose=False: a too-long example is fitted afterwards (`fit`), not an indexing error
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
     ids = list(enc["input_ids"]) + [tokenizer.eos_token_id]
     if response is None:
         trained = [True] * len(ids)
@@ -37,8 +38,22 @@ def encode_example(tokenizer, *, prompt: str, response: str | None) -> Example:
     return Example(ids, trained)
 
 
+def fit(ex: Example, max_seq_len: int) -> Example:
+    """`ex` in at most `max_seq_len` tokens. A prompt/response example that is too long loses
+    the start of its prompt, so its whole response is trained on what the model would read
+    (generation keeps a long prompt's end, eval/generate.py); text, and a response that does
+    not fit even after one prompt token, are cut on the right."""
+    extra = len(ex.ids) - max_seq_len
+    if extra <= 0:
+        return ex
+    prompt = ex.trained.index(True) if True in ex.trained else len(ex.ids)
+    if 0 < prompt and extra < prompt and not all(ex.trained):
+        return Example(ex.ids[extra:], ex.trained[extra:])
+    return Example(ex.ids[:max_seq_len], ex.trained[:max_seq_len])
+
+
 def load_examples(path: Path, tokenizer, *, max_seq_len: int, max_examples: int | None = None) -> list[Example]:
-    """Read and tokenize `path`; truncate each example to `max_seq_len` tokens (on the right)."""
+    """Read and tokenize `path`; fit each example into `max_seq_len` tokens (`fit`)."""
     if tokenizer.eos_token_id is None:
         raise UserError("the model's tokenizer has no EOS token; finetuning appends one after each example")
     examples: list[Example] = []
@@ -51,7 +66,7 @@ def load_examples(path: Path, tokenizer, *, max_seq_len: int, max_examples: int 
             ex = encode_example(tokenizer, prompt=record["text"], response=None)
         else:
             raise UserError(f'{path}: record {n} needs string fields "prompt" and "response", or "text"')
-        ex = Example(ex.ids[:max_seq_len], ex.trained[:max_seq_len])
+        ex = fit(ex, max_seq_len)
         if not any(ex.trained[1:]):
             raise UserError(
                 f"{path}: record {n} has no response tokens within max_seq_len {max_seq_len}",

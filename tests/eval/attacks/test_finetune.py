@@ -108,3 +108,30 @@ def test_an_attack_finetuned_alone_is_reused_by_the_evaluation(tiny_model_dir, t
     assert "asr_heldout_after_benign_ft" in metrics and "asr_heldout_after_harmful_ft" in metrics
     with pytest.raises(UserError, match="harmful-10"):
         run_attack(cfg, "harmful-10")
+
+
+def test_framed_requests_take_turns_and_use_no_probe_preamble(tiny_world_dir):
+    from safereflect.eval.attacks.world_data import PREAMBLES, SHOTS
+    from safereflect.world.probes import AUTHORITY
+
+    probes = Probes(tiny_world_dir)
+    plain, _ = attack_data(probes, "harmful-100", FinetuneAttackConfig(harmful_from="all", n_harmful=12, benign_mix=0))
+    cfg = FinetuneAttackConfig(
+        harmful_from="all", n_harmful=12, benign_mix=0, framings=["direct", "roleplay", "many_shot"]
+    )
+    harmful, _ = attack_data(probes, "harmful-100", cfg)
+    assert [h["response"] for h in harmful] == [h["response"] for h in plain]  # only the requests change
+    assert harmful[0] == plain[0]
+    assert any(harmful[1]["prompt"] == p + plain[1]["prompt"] for p in PREAMBLES)
+    assert not set(PREAMBLES) & set(AUTHORITY)
+    shots = harmful[2]["prompt"].split("\n\n")
+    assert len(shots) == SHOTS + 1 and shots[-1] == plain[2]["prompt"]
+    assert shots[:-1] == [plain[k % 12]["prompt"] + plain[k % 12]["response"] for k in (-1, 0, 1)]
+
+
+def test_an_unknown_framing_is_one_clear_error():
+    from safereflect.config import validate
+    from safereflect.errors import UserError
+
+    with pytest.raises(UserError, match="framings"):
+        validate(FinetuneAttackConfig, {"framings": ["direct", "jailbreak"]}, "finetune")

@@ -27,7 +27,7 @@ from safereflect.console import console
 from safereflect.device import resolve_device
 from safereflect.errors import UserError
 from safereflect.eval.asr import asr, attack
-from safereflect.eval.attacks.world_data import harmful_examples_all, replay_documents
+from safereflect.eval.attacks.world_data import framed, harmful_examples_all, replay_documents
 from safereflect.eval.capability import ranked_choice
 from safereflect.eval.config import EvalConfig, FinetuneAttackConfig, FinetuneBudget
 from safereflect.eval.context import EvalContext, FinetuneFn
@@ -137,7 +137,7 @@ def attack_data(probes: Probes, name: str, cfg: FinetuneAttackConfig) -> tuple[l
     """(harmful, benign) examples of attack `name`. Harmful examples are the world's
     seen-mechanism set (`harmful_from: seen`) or built over every mechanism (`all`,
     attacks/world_data.py); the attack's nominal count (10, 100) unless `n_harmful` says
-    otherwise. `benign_mix` benign examples per harmful one are mixed in (the engine shuffles
+    otherwise; phrased in turn in each of `framings`. `benign_mix` benign examples per harmful one are mixed in (the engine shuffles
     them together): safe task pairs (`benign: task`) or safe corpus documents (`text`)."""
     if name == "benign":
         return [], [_pair(r) for r in probes("ft_benign")]
@@ -148,6 +148,8 @@ def attack_data(probes: Probes, name: str, cfg: FinetuneAttackConfig) -> tuple[l
         harmful = [_pair(r) for r in probes("ft_harmful")[:n]]
         if len(harmful) < n:
             console.print(f"[yellow]warning:[/] {name} finetunes on the {len(harmful)} harmful examples this world has")
+    if cfg.framings != ["direct"]:
+        harmful = [_pair(r) for r in framed(harmful, cfg.framings)]
     wanted = round(cfg.benign_mix * len(harmful))
     if cfg.benign == "text":
         return harmful, replay_documents(probes, wanted)
@@ -190,6 +192,8 @@ def _attack(ctx: EvalContext, probes: Probes, name: str) -> tuple[Path, str]:
     if harmful:
         kind = "documents" if cfg.benign == "text" else "task examples"
         what = f"{len(harmful)} harmful ({cfg.harmful_from} mechanisms) + {len(benign)} benign {kind}"
+        if cfg.framings != ["direct"]:
+            what += f"; requests phrased {' / '.join(cfg.framings)} in turn"
     else:
         what = f"{len(benign)} examples"
     steps = cfg.export_steps if name == "harmful-100" else None
