@@ -206,7 +206,9 @@ class FinetuneConfig(StrictModel):
     micro_batch_size: int | None = Field(None, ge=1, description="examples per forward pass; null: batch_size")
     max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps")
     max_examples: int | None = Field(None, ge=1, description="use the first N records of the data file")
-    max_seq_len: int = Field(512, ge=2, description="longer examples are truncated on the right")
+    max_seq_len: int = Field(
+        512, ge=2, description="a longer pair loses its prompt's start (whole response kept); longer text is cut on the right"
+    )
     weight_decay: float = Field(0.0, ge=0)
     grad_clip: float | None = Field(1.0, gt=0)
     seed: Seed = 0
