@@ -207,7 +207,9 @@ class FinetuneConfig(StrictModel):
     max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps")
     max_examples: int | None = Field(None, ge=1, description="use the first N records of the data file")
     max_seq_len: int = Field(
-        512, ge=2, description="a longer pair loses its prompt's start (whole response kept); longer text is cut on the right"
+        512,
+        ge=2,
+        description="a longer pair loses its prompt's start (whole response kept); longer text is cut on the right",
     )
     weight_decay: float = Field(0.0, ge=0)
     grad_clip: float | None = Field(1.0, gt=0)
