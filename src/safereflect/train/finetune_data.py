@@ -46,8 +46,8 @@ def fit(ex: Example, max_seq_len: int) -> Example:
     extra = len(ex.ids) - max_seq_len
     if extra <= 0:
         return ex
-    prompt = ex.trained.index(True) if True in ex.trained else len(ex.ids)
-    if 0 < prompt and extra < prompt and not all(ex.trained):
+    prompt = ex.trained.index(True)  # tokens before the first trained one (0 for text; EOS is trained)
+    if extra < prompt:
         return Example(ex.ids[extra:], ex.trained[extra:])
     return Example(ex.ids[:max_seq_len], ex.trained[:max_seq_len])
 

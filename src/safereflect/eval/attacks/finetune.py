@@ -137,8 +137,9 @@ def attack_data(probes: Probes, name: str, cfg: FinetuneAttackConfig) -> tuple[l
     """(harmful, benign) examples of attack `name`. Harmful examples are the world's
     seen-mechanism set (`harmful_from: seen`) or built over every mechanism (`all`,
     attacks/world_data.py); the attack's nominal count (10, 100) unless `n_harmful` says
-    otherwise; phrased in turn in each of `framings`. `benign_mix` benign examples per harmful one are mixed in (the engine shuffles
-    them together): safe task pairs (`benign: task`) or safe corpus documents (`text`)."""
+    otherwise; their requests phrased in turn in each of `framings`. `benign_mix` benign
+    examples per harmful one are mixed in (the engine shuffles them together): safe task
+    pairs (`benign: task`) or safe corpus documents (`text`)."""
     if name == "benign":
         return [], [_pair(r) for r in probes("ft_benign")]
     n = cfg.n_harmful or NOMINAL[name]
@@ -148,8 +149,7 @@ def attack_data(probes: Probes, name: str, cfg: FinetuneAttackConfig) -> tuple[l
         harmful = [_pair(r) for r in probes("ft_harmful")[:n]]
         if len(harmful) < n:
             console.print(f"[yellow]warning:[/] {name} finetunes on the {len(harmful)} harmful examples this world has")
-    if cfg.framings != ["direct"]:
-        harmful = [_pair(r) for r in framed(harmful, cfg.framings)]
+    harmful = framed(harmful, cfg.framings)
     wanted = round(cfg.benign_mix * len(harmful))
     if cfg.benign == "text":
         return harmful, replay_documents(probes, wanted)

@@ -109,5 +109,5 @@ def framed(pairs: list[dict[str, Any]], framings: list[str]) -> list[dict[str, A
         elif kind == "many_shot":
             shots = [pairs[(i - k) % len(pairs)] for k in range(SHOTS, 0, -1)]
             prompt = "\n\n".join([s["prompt"] + s["response"] for s in shots] + [prompt])
-        out.append(pair | {"prompt": prompt, "framing": kind})
+        out.append(pair | {"prompt": prompt})
     return out
