@@ -87,6 +87,8 @@ def test_partial_results_fall_back_and_say_not_measured(tmp_path, results):
     )
     reflect_row = next(line for line in md.splitlines() if line.startswith("| reflect | 0.080"))
     assert reflect_row.count("| — |") == 1  # task_acc, in its column
+    assert "— : not measured for that arm" in md  # the dash is explained, not left to guess
+    assert "— : not measured for that arm" in (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "No sample generations were recorded." in md
 
 

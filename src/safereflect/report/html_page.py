@@ -132,7 +132,7 @@ def render_html(inputs: ReportInputs, claims: list[Claim], plots: list[Plot], sa
 {_convergence(inputs)}
 <h2>Results</h2>
 <p>Each cell: mean [95% CI] and n. ↓ lower is better, ↑ higher is better;
-the best arm per column is highlighted.</p>
+the best arm per column is highlighted; — : not measured for that arm (its evaluation did not run the suite).</p>
 {_table(main_table(r))}
 {breakdowns}
 <h2>Plots</h2>

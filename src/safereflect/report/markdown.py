@@ -90,7 +90,10 @@ def render_markdown(inputs: ReportInputs, claims: list[Claim], plots: list[Plot]
         *_convergence(inputs),
         "## Results",
         "",
-        ("Each cell: mean [95% CI] (n). ↓ lower is better, ↑ higher is better; bold marks the best arm."),
+        (
+            "Each cell: mean [95% CI] (n). ↓ lower is better, ↑ higher is better; bold marks the best arm; "
+            "— : not measured for that arm (its evaluation did not run the suite)."
+        ),
         "",
         *_table(main_table(r), "arm"),
         "",
