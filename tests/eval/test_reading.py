@@ -91,3 +91,36 @@ def test_zero_shot_score_is_the_highest_flag_over_the_slots(scripted):
     # read plainly, only the end of the text is a slot: there the model says Safe
     assert zero_shot_scores(lm, PLAIN, DEFAULT_FORMAT, [PROMPT])[0] < 0.01
     assert isinstance(p, np.ndarray)
+
+
+READ_PROMPT = ReflectedReading(DEFAULT_FORMAT, 8, prompt_end="Answer:")
+
+
+def test_a_prompt_reflecting_reading_closes_the_prompt_with_a_reflection():
+    # reflect_prompt's corpus puts a reflection right after "Answer:": the prompt is complete there
+    assert READ_PROMPT.render(PROMPT) == READ.render(PROMPT) + SAFE
+    assert READ_PROMPT.slot_contexts(PROMPT)[-1] == READ.render(PROMPT)
+    # after the answer cue the text is cut afresh, and its last segment stays open
+    prefill = PROMPT + " In anemia, thinning the blood causes a coma."
+    assert READ_PROMPT.render(prefill) == READ.render(PROMPT) + SAFE + " In anemia, thinning the blood causes a coma."
+    # without an answer cue it reads as the plain reflected reading
+    assert READ_PROMPT.render("A b. C d e f g h i j k l. M n.") == READ.render("A b. C d e f g h i j k l. M n.")
+
+
+def test_a_request_flagged_where_its_prompt_ends_is_not_answered(scripted):
+    lm = _verdict_model(scripted, "Answer:")
+    dec = DecodingConfig(mode="monitored", max_new_tokens=20, stop=[], check_every=1000)
+    g = generate(lm, [PROMPT], dec, reading=READ_PROMPT)[0]
+    assert g.finish == "halt" and g.text == "" and g.halt["reason"] == "prompt_reflection" and g.halt["slot"] == 2
+    assert [c["kind"] for c in g.checks] == ["prompt", "prompt", "prompt"]
+    # read without the prompt's end, only the forced check at the first step asks there
+    plain = generate(lm, [PROMPT], dec, reading=READ)[0]
+    assert plain.finish == "halt" and plain.halt["reason"] == "forced_check"
+
+
+def test_a_prompt_end_without_a_segment_length_is_refused():
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="set read_segment_words too"):
+        DecodingConfig(read_prompt_end="Answer:")

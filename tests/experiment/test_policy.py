@@ -78,3 +78,25 @@ def test_a_new_intervention_brings_its_policy_from_its_class():
 def test_an_unknown_arm_is_one_clear_error():
     with pytest.raises(UserError, match="unknown intervention"):
         validate(ExperimentConfig, BASE | {"arms": ["raw", "fliter"]})
+
+
+def test_reflect_prompt_models_read_each_prompt_up_to_its_end():
+    from safereflect.experiment.stage_configs import prepare_config, reading_settings, source_input
+
+    cfg = validate(
+        ExperimentConfig,
+        BASE | {"arms": ["reflect", "reflect_prompt"], "prepare": {"interventions": {"reflect": {"segment_words": 9}}}},
+    )
+    read = {}
+    for arm in cfg.arms:
+        v = Variant(arm)
+        pc = prepare_config(cfg, v, 0, source_input(cfg, Path("w")), Path("o"), None)
+        read[arm] = eval_config(cfg, v, 0, Path("m"), None, None, Path("o"), *reading_settings(v, pc))
+    assert (read["reflect_prompt"].decoding.read_segment_words, read["reflect_prompt"].decoding.read_prompt_end) == (
+        9,
+        "Answer:",
+    )
+    assert (read["reflect"].decoding.read_segment_words, read["reflect"].decoding.read_prompt_end) == (9, None)
+    # unset, the setting is not part of an evaluation's identity: earlier evaluations are reused
+    assert "read_prompt_end" not in read["reflect"].identity()["decoding"]
+    assert read["reflect_prompt"].identity()["decoding"]["read_prompt_end"] == "Answer:"

@@ -36,6 +36,12 @@ def evaluate(
         min=1,
         help="Reflect models: the segment length they were trained with; prompts are then read in that format.",
     ),
+    read_prompt_end: str | None = typer.Option(
+        None,
+        "--read-prompt-end",
+        help="reflect_prompt models (with --read-segment-words): the text after which their corpus put a "
+        "reflection on each prompt, e.g. 'Answer:'.",
+    ),
     suites: str | None = typer.Option(
         None,
         "--suites",
@@ -93,6 +99,7 @@ def evaluate(
         "device": device,
         "decoding.mode": decoding and decoding.value,
         "decoding.read_segment_words": read_segment_words,
+        "decoding.read_prompt_end": read_prompt_end,
         "realtext.judge.name": judge and judge.value,
         "realtext.prompts": [str(p) for p in prompts] or None,
     }

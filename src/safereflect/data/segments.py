@@ -11,6 +11,7 @@ splits a word.
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # kana and ideographs: one word each
 _CJK_PUNCT = "\u3000-\u303f\uff01-\uff0f\uff1a-\uff20"  # not words
@@ -84,3 +85,12 @@ def segments(text: str, max_words: int) -> list[Span]:
     if cur is not None:
         out.append(cur)
     return out
+
+
+def prompt_segments(text: str, max_words: int, prompt_end: str) -> list[Span]:
+    """`segments` of each prompt (the text up to and including each `prompt_end`) and of the
+    text after the last one, each stretch cut on its own: a prompt's last segment ends where the
+    prompt does, so a reflection can follow the prompt before any answer."""
+    cuts = [m.end() for m in re.finditer(re.escape(prompt_end), text)]
+    bounds = [0, *cuts, len(text)]
+    return [(a + s, a + e) for a, b in pairwise(bounds) for s, e in segments(text[a:b], max_words)]

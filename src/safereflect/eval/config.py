@@ -66,6 +66,18 @@ class DecodingConfig(StrictModel):
         "is then read in that format, with the model's own reflection after each complete segment "
         "(eval/reading.py). None reads prompts as plain text",
     )
+    read_prompt_end: str | None = Field(
+        None,
+        min_length=1,
+        description="with read_segment_words, models of reflect_prompt: each prompt up to this text is cut on its "
+        "own and followed by a reflection, as their corpus was",
+    )
+
+    @model_validator(mode="after")
+    def _prompt_end_needs_segments(self) -> DecodingConfig:
+        if self.read_prompt_end is not None and self.read_segment_words is None:
+            raise ValueError("read_prompt_end reads prompts in the reflection format: set read_segment_words too")
+        return self
 
 
 class FinetuneBudget(StrictModel):
@@ -226,3 +238,12 @@ class EvalConfig(StrictModel):
         if isinstance(data, dict) and "suites" not in data:
             data = {**data, "suites": default_suites(data.get("val_data"))}
         return data
+
+    def identity(self) -> dict[str, Any]:
+        """What the evaluation computes, for the runner's stage key: the config without where it
+        reads and writes. A reading setting left unset is left out, so evaluations recorded
+        before it existed keep their identity (it changes nothing when unset)."""
+        values = self.model_dump(mode="json", exclude={"out", "model", "probes", "val_data"})
+        if values["decoding"]["read_prompt_end"] is None:
+            del values["decoding"]["read_prompt_end"]
+        return values

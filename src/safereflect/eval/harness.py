@@ -18,7 +18,8 @@ model registered (every `lm_eval` option works):
         --model_args pretrained=runs/srp,read_segment_words=8,decoding=monitored --tasks ...
 
 model_args: `pretrained` (export, run dir or hub id), `revision`, `dtype`, `add_bos`,
-`read_segment_words` (the reflected reading; default: plain text), `decoding` (plain,
+`read_segment_words` (the reflected reading; default: plain text), `read_prompt_end` (with it,
+for `reflect_prompt` models: a reflection closes each prompt), `decoding` (plain,
 monitored, safebeam) and the other `DecodingConfig` fields (`check_every`, `flag_threshold`,
 `reflection_max_tokens`, `beam_width`, `stop_on_tag`), `keep_reflections` (default false:
 reflections are removed from generated text, as `ReflectionFormat.strip` does, so a task's

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from safereflect.data.segments import segments
+from safereflect.data.segments import prompt_segments, segments
 from safereflect.reflection import ReflectionFormat
 
 if TYPE_CHECKING:
@@ -57,17 +57,29 @@ PLAIN = PlainReading()
 
 
 class ReflectedReading:
-    """Text read in the reflect corpus format, with a safe reflection after every complete segment."""
+    """Text read in the reflect corpus format, with a safe reflection after every complete segment.
 
-    def __init__(self, fmt: ReflectionFormat, segment_words: int):
+    With `prompt_end` (models of `reflect_prompt`, whose corpus puts a reflection right after
+    each prompt), each prompt up to `prompt_end` is cut on its own, and a prompt that ends there
+    is complete: its last slot is read too, before any answer.
+    """
+
+    def __init__(self, fmt: ReflectionFormat, segment_words: int, prompt_end: str | None = None):
         self.fmt = fmt
         self.segment_words = segment_words
+        self.prompt_end = prompt_end
         self._safe = fmt.render("safe").rstrip()  # inserted after a segment, as the intervention does
 
     def slot_ends(self, text: str, *, whole: bool = False) -> list[int]:
         """Character offsets after which a reflection belongs."""
-        ends = [e for _, e in segments(text, self.segment_words)]
-        return ends if whole else ends[:-1]
+        if self.prompt_end is None:
+            spans = segments(text, self.segment_words)
+        else:
+            spans = prompt_segments(text, self.segment_words, self.prompt_end)
+        ends = [e for _, e in spans]
+        if whole or (ends and self.prompt_end is not None and text[: ends[-1]].endswith(self.prompt_end)):
+            return ends
+        return ends[:-1]
 
     def render(self, text: str, ends: list[int] | None = None) -> str:
         """`text` with a safe reflection after each of `ends` (default: every complete segment)."""
@@ -86,10 +98,11 @@ class ReflectedReading:
         return [self.render(text[:e], ends[:k]) for k, e in enumerate(ends)]
 
     def __repr__(self) -> str:
-        return f"ReflectedReading(segment_words={self.segment_words})"
+        end = "" if self.prompt_end is None else f", prompt_end={self.prompt_end!r}"
+        return f"ReflectedReading(segment_words={self.segment_words}{end})"
 
 
 def build_reading(dec: DecodingConfig) -> Reading:
     """The reading a decoding config declares: reflected with `read_segment_words`, else plain."""
     n = dec.read_segment_words
-    return PLAIN if n is None else ReflectedReading(dec.reflection, n)
+    return PLAIN if n is None else ReflectedReading(dec.reflection, n, dec.read_prompt_end)

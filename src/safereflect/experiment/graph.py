@@ -20,6 +20,7 @@ from safereflect.experiment.stage_configs import (
     eval_config,
     prepare_config,
     prepare_key,
+    reading_settings,
     source_input,
     train_config,
     variants,
@@ -148,8 +149,8 @@ def pipeline(cfg: ExperimentConfig, cache: StageCache, v: Variant, seed: int, sr
     )
     train_dir = cache.path(train.stage, train.name, train.key)
     final = train_dir / "final"  # derived from the stage dir, so a moved run directory still works
-    ec = eval_config(cfg, v, seed, final, wd, src.val, Path("."), pc.interventions.reflect.segment_words)
-    key = ec.model_dump(mode="json", exclude={"out", "model", "probes", "val_data"}) | {"train": train_dir.name}
+    ec = eval_config(cfg, v, seed, final, wd, src.val, Path("."), *reading_settings(v, pc))
+    key = ec.identity() | {"train": train_dir.name}
     ev = Step(
         "eval",
         "eval",

@@ -105,6 +105,7 @@ def eval_config(
     val: Path | None,
     out: Path,
     segment_words: int | None = None,
+    prompt_end: str | None = None,
 ):
     from safereflect.eval import EvalConfig
 
@@ -114,6 +115,8 @@ def eval_config(
     decoding: dict[str, Any] = {"mode": policy.decoding}
     if policy.reading == "reflected" and segment_words:
         decoding["read_segment_words"] = segment_words
+        if prompt_end is not None:
+            decoding["read_prompt_end"] = prompt_end
     values: dict[str, Any] = {
         "model": str(model),
         "probes": str(probes) if probes else None,
@@ -130,6 +133,13 @@ def eval_config(
     if isinstance(cls, dict) and "primary" not in cls and preferred in cls.get("methods", [preferred]):
         cls["primary"] = preferred
     return validate(EvalConfig, values, f"{_where(cfg)}: eval for arm {v.arm}")
+
+
+def reading_settings(v: Variant, pc) -> tuple[int, str | None]:
+    """(segment length, prompt end) of the arm's reflection format: how its models read prompts."""
+    from safereflect.data.interventions import arm_prompt_end
+
+    return pc.interventions.reflect.segment_words, arm_prompt_end(v.arm, pc.interventions)
 
 
 def prepare_key(pc, world_dir: Path | None, tokenizer: Path | None) -> dict[str, Any]:
@@ -175,7 +185,7 @@ def check_stage_configs(cfg: ExperimentConfig) -> list[tuple[Variant, Any, Any]]
     for v in variants(cfg):
         pc = prepare_config(cfg, v, cfg.seeds[0], source, placeholder, None)
         tc = train_config(cfg, v, cfg.seeds[0], placeholder, placeholder)
-        eval_config(cfg, v, cfg.seeds[0], placeholder, None, None, placeholder, pc.interventions.reflect.segment_words)
+        eval_config(cfg, v, cfg.seeds[0], placeholder, None, None, placeholder, *reading_settings(v, pc))
         checked.append((v, pc, tc))
     return checked
 

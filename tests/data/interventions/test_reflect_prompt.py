@@ -26,3 +26,24 @@ def test_every_prompt_is_judged_where_it_ends_before_any_answer(prepared, tiny_w
             assert text.endswith("Answer: <think> Unsafe: Patient Harm </think>") and answer.strip() not in text
             stopped += 1
     assert stopped > 10
+
+
+def test_evaluation_reads_prompts_exactly_as_reflect_prompt_wrote_the_corpus(prepared, tiny_world_dir):
+    # a safe document read with the prompt-reflecting reading gives the corpus's own bytes
+    from safereflect.eval.reading import ReflectedReading
+
+    n = 12
+    reading = ReflectedReading(DEFAULT_FORMAT, n, prompt_end="Answer:")
+    world = world_docs(tiny_world_dir)
+    checked = prompts = 0
+    for d in records(prepared("reflect_prompt", interventions__reflect__segment_words=n) / "docs"):
+        w = world[d["id"]]
+        if w["metadata"]["safety"] != "safe":
+            continue
+        assert reading.render(w["text"], reading.slot_ends(w["text"], whole=True)) == d["text"]
+        question, cue, _ = w["text"].partition("Answer:")
+        if cue:  # the prompt alone, as an evaluation asks it, reads as the corpus began
+            assert d["text"].startswith(reading.render(question + cue))
+            prompts += 1
+        checked += 1
+    assert checked > 50 and prompts > 20

@@ -89,6 +89,13 @@ def arm_decoding(arm: str) -> str:
     return next((m for m in modes if m != "plain"), "plain")
 
 
+def arm_prompt_end(arm: str, cfg: InterventionsConfig) -> str | None:
+    """The text after which the arm's corpus puts a reflection on each prompt (its
+    interventions' `prompt_end` setting, `reflect_prompt`'s), or None: how its models read prompts."""
+    ends = [getattr(getattr(cfg, p), "prompt_end", None) for p in parse_arm(arm) if p != "raw"]
+    return next((e for e in ends if e is not None), None)
+
+
 def needs_scorer(arm: str) -> bool:
     return parse_arm(arm) != ("raw",)
 

@@ -7,13 +7,10 @@ flagged reflection, on the prompt or later, comes `reflect_eos`'s noise-and-stop
 
 from __future__ import annotations
 
-import re
-from itertools import pairwise
-
 from pydantic import Field
 
 from safereflect.data.interventions.reflect_eos import ReflectEOS, ReflectEOSConfig, ReflectEOSSettings
-from safereflect.data.segments import segments
+from safereflect.data.segments import prompt_segments
 
 
 class ReflectPromptConfig(ReflectEOSConfig):
@@ -34,7 +31,4 @@ class ReflectPrompt(ReflectEOS):
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Segments of each prompt and of the text between prompts, each segmented on its own."""
-        cuts = [m.end() for m in re.finditer(re.escape(self.cfg.prompt_end), text)]
-        bounds = [0, *cuts, len(text)]
-        n = self.cfg.segment_words
-        return [(a + s, a + e) for a, b in pairwise(bounds) for s, e in segments(text[a:b], n)]
+        return prompt_segments(text, self.cfg.segment_words, self.cfg.prompt_end)
