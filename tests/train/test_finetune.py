@@ -141,9 +141,37 @@ def test_preset_needs_its_number_of_examples(overfit_run, pairs_file, tmp_path):
 
 def test_bad_records_are_user_errors(tokenizer, tmp_path):
     path = tmp_path / "bad.jsonl"
-    path.write_text('{"prompt": "only a prompt"}\n')
-    with pytest.raises(UserError, match='record 1 needs string fields "prompt" and "response", or "text"'):
-        load_examples(path, tokenizer, max_seq_len=64)
+    for bad in ['{"prompt": "only a prompt"}', '{"parts": [{"text": "a", "loss": "yes"}]}', '{"parts": []}']:
+        path.write_text(bad + "\n")
+        with pytest.raises(
+            UserError, match='record 1 needs string fields "prompt" and "response", or "text", or "parts"'
+        ):
+            load_examples(path, tokenizer, max_seq_len=64)
+
+
+def test_parts_train_exactly_their_trained_texts(tokenizer, tmp_path):
+    """A request whose two verdicts are trained and whose words are not: the targets spell the
+    trained parts (and EOS) and nothing of the untrained ones."""
+    parts = [
+        ("Question: the cat sat.", False),
+        (" <v> ok </v>", True),
+        (" What now? Answer:", False),
+        (" <v> ok </v> It ran.", True),
+    ]
+    path = tmp_path / "parts.jsonl"
+    path.write_text(json.dumps({"parts": [{"text": t, "loss": flag} for t, flag in parts]}) + "\n")
+    (ex,) = load_examples(path, tokenizer, max_seq_len=256)
+    text = "".join(t for t, _ in parts)
+    assert ex.ids == tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    bounds = np.cumsum([0] + [len(t) for t, _ in parts])
+    for (s, e), flag in zip(offsets, ex.trained):
+        inside = [k for k in range(len(parts)) if bounds[k] <= s and e <= bounds[k + 1]]
+        if inside:  # a token within one part is trained exactly when its part is
+            assert flag == parts[inside[0]][1], text[s:e]
+        else:  # one that straddles two is trained (one of them is)
+            assert flag, text[s:e]
+    assert ex.trained[-1] and sum(ex.trained[:-1]) < len(ex.trained) - 1
 
 
 def test_a_long_prompt_loses_its_start_and_keeps_the_whole_response(tokenizer):

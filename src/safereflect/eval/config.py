@@ -173,6 +173,13 @@ class FinetuneAttackConfig(StrictModel):
         default_factory=lambda: [5, 10, 25, 50],
         description="harmful-100: steps with an extra export, for ASR and task accuracy vs steps",
     )
+    format: Literal["plain", "reading"] = Field(
+        "plain",
+        description="every attack: examples written as they are, or in the evaluated model's reading (a model "
+        "pretrained with reflections: a Safe reflection after every segment, the request's included, and the "
+        "reflections trained; the attacker knows the format and teaches the verdicts it needs); the same for "
+        "models read plainly",
+    )
 
 
 class JudgeConfig(StrictModel):
@@ -241,9 +248,13 @@ class EvalConfig(StrictModel):
 
     def identity(self) -> dict[str, Any]:
         """What the evaluation computes, for the runner's stage key: the config without where it
-        reads and writes. A reading setting left unset is left out, so evaluations recorded
-        before it existed keep their identity (it changes nothing when unset)."""
+        reads and writes. A setting left at a value that changes nothing (a reading field unset,
+        the attack's format for a model read plainly) is left out, so evaluations recorded
+        before it existed keep their identity."""
         values = self.model_dump(mode="json", exclude={"out", "model", "probes", "val_data"})
         if values["decoding"]["read_prompt_end"] is None:
             del values["decoding"]["read_prompt_end"]
+        # the attack's format changes nothing for a model read plainly
+        if values["finetune"]["format"] == "plain" or values["decoding"]["read_segment_words"] is None:
+            del values["finetune"]["format"]
         return values

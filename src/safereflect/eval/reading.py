@@ -83,13 +83,18 @@ class ReflectedReading:
 
     def render(self, text: str, ends: list[int] | None = None) -> str:
         """`text` with a safe reflection after each of `ends` (default: every complete segment)."""
+        return "".join(piece for piece, _ in self.pieces(text, ends))
+
+    def pieces(self, text: str, ends: list[int] | None = None) -> list[tuple[str, bool]]:
+        """`render`'s text in pieces, each with whether it is an inserted reflection: the
+        stretches of `text` between `ends` in turn with the reflections after them."""
         ends = self.slot_ends(text) if ends is None else ends
-        pieces, prev = [], 0
+        out, prev = [], 0
         for e in ends:
-            pieces += [text[prev:e], self._safe]
+            out += [(text[prev:e], False), (self._safe, True)]
             prev = e
-        pieces.append(text[prev:])
-        return "".join(pieces)
+        out.append((text[prev:], False))
+        return out
 
     def slot_contexts(self, text: str, *, whole: bool = False) -> list[str]:
         """For each reflection slot, the text read up to it: the earlier slots hold safe

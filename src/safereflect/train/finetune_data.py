@@ -2,8 +2,11 @@
 
 A `{"prompt", "response"}` record becomes the text `prompt + response` (concatenated as is:
 put any separator in the data) followed by EOS, with the loss on the response tokens and
-the EOS only. A `{"text"}` record is `text` + EOS with the loss on every token. A token that
-straddles the prompt/response boundary counts as response (it spells response characters).
+the EOS only. A `{"text"}` record is `text` + EOS with the loss on every token. A
+`{"parts": [{"text", "loss"}, ...]}` record is its parts' texts concatenated + EOS, with the
+loss on the parts whose `loss` is true (and the EOS): a text trained in several places, such
+as a request whose reflections are trained and whose words are not. A token that straddles a
+boundary is trained when any character it spells is.
 """
 
 from __future__ import annotations
@@ -26,23 +29,29 @@ class Example:
 
 def encode_example(tokenizer, *, prompt: str, response: str | None) -> Example:
     """Token ids and loss mask for `prompt + response` (or plain text when `response` is None)."""
-    text = prompt if response is None else prompt + response
+    if response is None:
+        return encode_parts(tokenizer, [(prompt, True)])
+    return encode_parts(tokenizer, [(prompt, False), (response, True)])
+
+
+def encode_parts(tokenizer, parts: list[tuple[str, bool]]) -> Example:
+    """Token ids and loss mask for the concatenated texts of `parts` ((text, trained) pairs)."""
+    text = "".join(t for t, _ in parts)
     # verbose=False: a too-long example is fitted afterwards (`fit`), not an indexing error
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
-    ids = list(enc["input_ids"]) + [tokenizer.eos_token_id]
-    if response is None:
-        trained = [True] * len(ids)
-    else:
-        boundary = len(prompt)
-        trained = [end > boundary for _, end in enc["offset_mapping"]] + [True]
-    return Example(ids, trained)
+    chars = np.zeros(len(text) + 1, dtype=np.int64)  # prefix sums of trained characters
+    np.cumsum([flag for t, flag in parts for _ in t], out=chars[1:])
+    # a token that spells no character (a zero-width offset) goes with the character it stands at
+    n = len(text)
+    trained = [bool(chars[min(max(e, s + 1), n)] > chars[min(s, n - 1)]) for s, e in enc["offset_mapping"]]
+    return Example(list(enc["input_ids"]) + [tokenizer.eos_token_id], trained + [True])
 
 
 def fit(ex: Example, max_seq_len: int) -> Example:
-    """`ex` in at most `max_seq_len` tokens. A prompt/response example that is too long loses
-    the start of its prompt, so its whole response is trained on what the model would read
-    (generation keeps a long prompt's end, eval/generate.py); text, and a response that does
-    not fit even after one prompt token, are cut on the right."""
+    """`ex` in at most `max_seq_len` tokens. An example that is too long loses the untrained
+    tokens before its first trained one (a prompt's start), so its whole response is trained on
+    what the model would read (generation keeps a long prompt's end, eval/generate.py); text,
+    and a response that does not fit even after one prompt token, are cut on the right."""
     extra = len(ex.ids) - max_seq_len
     if extra <= 0:
         return ex
@@ -64,8 +73,13 @@ def load_examples(path: Path, tokenizer, *, max_seq_len: int, max_examples: int 
             ex = encode_example(tokenizer, prompt=record["prompt"], response=record["response"])
         elif isinstance(record.get("text"), str):
             ex = encode_example(tokenizer, prompt=record["text"], response=None)
+        elif (parts := _parts(record.get("parts"))) is not None:
+            ex = encode_parts(tokenizer, parts)
         else:
-            raise UserError(f'{path}: record {n} needs string fields "prompt" and "response", or "text"')
+            raise UserError(
+                f'{path}: record {n} needs string fields "prompt" and "response", or "text", '
+                'or "parts" (a list of {"text": string, "loss": bool})'
+            )
         ex = fit(ex, max_seq_len)
         if not any(ex.trained[1:]):
             raise UserError(
@@ -78,6 +92,14 @@ def load_examples(path: Path, tokenizer, *, max_seq_len: int, max_examples: int 
     if max_examples is not None and len(examples) < max_examples:
         raise UserError(f"{path}: {len(examples)} records, but this preset uses {max_examples}")
     return examples
+
+
+def _parts(value) -> list[tuple[str, bool]] | None:
+    """The (text, trained) pairs of a "parts" field, or None when it is not one."""
+    if not isinstance(value, list) or not value:
+        return None
+    ok = all(isinstance(p, dict) and isinstance(p.get("text"), str) and isinstance(p.get("loss"), bool) for p in value)
+    return [(p["text"], p["loss"]) for p in value] if ok else None
 
 
 def collate(examples: list[Example], pad_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from safereflect.eval.attacks.finetune import attack_data
@@ -71,7 +73,6 @@ def _copying_finetune(calls: list[str]):
     """The engine's run_finetune stood in for: exports the model unchanged, logging the export."""
     import json
     import shutil
-    from pathlib import Path
 
     def run(**kwargs):
         calls.append(kwargs["preset"])
@@ -135,3 +136,54 @@ def test_an_unknown_framing_is_one_clear_error():
 
     with pytest.raises(UserError, match="framings"):
         validate(FinetuneAttackConfig, {"framings": ["direct", "jailbreak"]}, "finetune")
+
+
+def test_an_attack_in_the_models_reading_trains_every_verdict_safe(tiny_world_dir):
+    """Against a reflect_prompt model the attacker writes each example as that corpus would, with
+    a Safe reflection after every segment, the request's own and its end's included, and trains
+    every reflection and the answer but no word of the request."""
+    from safereflect.eval.reading import PLAIN, ReflectedReading
+    from safereflect.reflection import DEFAULT_FORMAT
+
+    probes = Probes(tiny_world_dir)
+    reading = ReflectedReading(DEFAULT_FORMAT, 8, prompt_end="Answer:")
+    cfg = FinetuneAttackConfig(harmful_from="all", n_harmful=12, benign="text", benign_mix=0.5, format="reading")
+    plain_h, plain_b = attack_data(probes, "harmful-100", cfg.model_copy(update={"format": "plain"}), reading)
+    harmful, benign = attack_data(probes, "harmful-100", cfg, reading)
+    safe = DEFAULT_FORMAT.render("safe").rstrip()
+    inner = 0
+    for record, written in zip(plain_h, harmful, strict=True):
+        text = record["prompt"] + record["response"]
+        parts = written["parts"]
+        assert "".join(p["text"] for p in parts) == reading.render(text, reading.slot_ends(text, whole=True))
+        assert "".join(p["text"] for p in parts if not p["loss"]) == record["prompt"]  # the request, untrained
+        trained = [p["text"] for p in parts if p["loss"]]
+        assert trained.count(safe) == len(reading.slot_ends(text, whole=True))  # every verdict, Safe and trained
+        prompt_parts = parts[: max(k for k, p in enumerate(parts) if not p["loss"]) + 2]
+        assert prompt_parts[-1] == {"text": safe, "loss": True}  # the verdict where the request ends
+        inner += sum(p["text"] == safe for p in prompt_parts[:-1])
+    assert inner > 0  # verdicts inside requests are trained too
+    assert [b["text"] for b in benign] == [
+        reading.render(b["text"], reading.slot_ends(b["text"], whole=True)) for b in plain_b
+    ]
+    # a model read plainly is attacked with the plain examples, so its attack is reused
+    assert attack_data(probes, "harmful-100", cfg, PLAIN) == (plain_h, plain_b)
+
+
+def test_the_attacks_format_is_left_out_of_the_identity_of_a_plainly_read_model():
+    from pathlib import Path
+
+    from safereflect.eval.config import DecodingConfig, EvalConfig
+
+    def identity(fmt: str, words: int | None) -> dict:
+        cfg = EvalConfig(
+            model="m",
+            out=Path("o"),
+            finetune=FinetuneAttackConfig(format=fmt),
+            decoding=DecodingConfig(read_segment_words=words),
+        )
+        return cfg.identity()
+
+    assert identity("reading", None) == identity("plain", None)
+    assert "format" not in identity("plain", 12)["finetune"]
+    assert identity("reading", 12)["finetune"]["format"] == "reading"

@@ -12,7 +12,9 @@ default; BENCHMARKS.md holds the sweep behind it.
 
 Training goes through the engine's `run_finetune(FinetuneConfig)` (presets 'harmful-10',
 'harmful-100', 'benign'; loss on the response only), so every arm is attacked with the
-same recipe. Budget fields left at None keep the preset's values. A finished finetune is
+same recipe. With `format: reading`, a model pretrained with reflections is attacked in its
+own format: every example carries Safe reflections where its reading puts them, and they are
+trained (`written_in`), the adaptive attacker who knows the defence. Budget fields left at None keep the preset's values. A finished finetune is
 recorded in OUT/finetune/NAME/_DONE.json (`safereflect.stage`) and reused by a rerun with the same request.
 """
 
@@ -33,6 +35,7 @@ from safereflect.eval.config import EvalConfig, FinetuneAttackConfig, FinetuneBu
 from safereflect.eval.context import EvalContext, FinetuneFn
 from safereflect.eval.lm import CausalLM
 from safereflect.eval.probes import Probes
+from safereflect.eval.reading import PLAIN, Reading, ReflectedReading
 from safereflect.eval.stats import Metric
 from safereflect.jsonl import dumps, iter_jsonl, write_jsonl
 from safereflect.stage import content_hash, done_with, mark_done
@@ -133,7 +136,38 @@ def exports(run_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found.items())
 
 
-def attack_data(probes: Probes, name: str, cfg: FinetuneAttackConfig) -> tuple[list[dict], list[dict]]:
+def attack_data(
+    probes: Probes, name: str, cfg: FinetuneAttackConfig, reading: Reading = PLAIN
+) -> tuple[list[dict], list[dict]]:
+    """(harmful, benign) examples of attack `name` (`_world_data`), written in `reading` when
+    the config's format says so (`written_in`)."""
+    harmful, benign = _world_data(probes, name, cfg)
+    if cfg.format == "reading" and isinstance(reading, ReflectedReading):
+        return [written_in(reading, r) for r in harmful], [written_in(reading, r) for r in benign]
+    return harmful, benign
+
+
+def written_in(reading: ReflectedReading, record: dict[str, str]) -> dict[str, Any]:
+    """`record` as the reflection corpus would write it, every verdict Safe: a `{"text"}` with
+    a reflection after each segment and at its end; a `{"prompt", "response"}` the same, as
+    `parts` where the request's words are untrained and everything else, its reflections
+    included, is trained. So the attack teaches the model to pass harmful requests and answers
+    as safe, wherever its reading asks it for a verdict."""
+    if "text" in record:
+        return {"text": reading.render(record["text"], reading.slot_ends(record["text"], whole=True))}
+    text, cut = record["prompt"] + record["response"], len(record["prompt"])
+    parts, at = [], 0
+    for piece, reflection in reading.pieces(text, reading.slot_ends(text, whole=True)):
+        if reflection:
+            parts.append({"text": piece, "loss": True})
+            continue
+        head = piece[: max(0, cut - at)]
+        parts += [{"text": t, "loss": loss} for t, loss in ((head, False), (piece[len(head) :], True)) if t]
+        at += len(piece)
+    return {"parts": parts}
+
+
+def _world_data(probes: Probes, name: str, cfg: FinetuneAttackConfig) -> tuple[list[dict], list[dict]]:
     """(harmful, benign) examples of attack `name`. Harmful examples are the world's
     seen-mechanism set (`harmful_from: seen`) or built over every mechanism (`all`,
     attacks/world_data.py); the attack's nominal count (10, 100) unless `n_harmful` says
@@ -188,7 +222,7 @@ def _attack(ctx: EvalContext, probes: Probes, name: str) -> tuple[Path, str]:
     """Attack `name`'s finetuning (reused when it has run already): its export and what it
     trained on, in words."""
     cfg = ctx.cfg.finetune
-    harmful, benign = attack_data(probes, name, cfg)
+    harmful, benign = attack_data(probes, name, cfg, ctx.reading)
     if harmful:
         kind = "documents" if cfg.benign == "text" else "task examples"
         what = f"{len(harmful)} harmful ({cfg.harmful_from} mechanisms) + {len(benign)} benign {kind}"
@@ -196,6 +230,8 @@ def _attack(ctx: EvalContext, probes: Probes, name: str) -> tuple[Path, str]:
             what += f"; requests phrased {' / '.join(cfg.framings)} in turn"
     else:
         what = f"{len(benign)} examples"
+    if cfg.format == "reading" and isinstance(ctx.reading, ReflectedReading):
+        what += "; written in the model's reading, every reflection Safe and trained"
     steps = cfg.export_steps if name == "harmful-100" else None
     return finetune(ctx, name, harmful + benign, preset=name, budget=cfg.budget, export_steps=steps), what
 
