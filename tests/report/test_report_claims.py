@@ -182,3 +182,13 @@ def test_claim_five_is_not_read_from_an_attack_that_lowers_harm_on_undefended_ar
     # an attack that leaves harm where it was (or raises it) is read as before
     _set(data, "raw", "asr_heldout_after_harmful_ft", [0.74, 0.74, 0.74])
     assert check_claims(data, roles(data))[4].status == "pass"
+
+
+def test_claim_five_is_not_read_from_an_attack_that_lowers_harm_on_the_arm_it_tests():
+    # a plainly written attack on a model read in its reflection format: 0.08 -> 0.02 is not resistance
+    data = per_seed()
+    _set(data, "reflect", "asr_heldout_after_harmful_ft", [0.02, 0.02, 0.02])
+    c5 = check_claims(data, roles(data))[4]
+    assert c5.status == "not decided" and "reflect 0.080 -> 0.020" in c5.detail and "format" in c5.detail
+    _set(data, "reflect", "asr_heldout_after_harmful_ft", [0.08, 0.09, 0.07])  # harm held where it was
+    assert check_claims(data, roles(data))[4].status == "pass"
