@@ -39,12 +39,13 @@ def main() -> None:
         "--point",
         action="append",
         required=True,
-        help="LR,STEPS,BENIGN_MIX[,task|text][,all][,nN][,roleplay][,many_shot][,lora] (repeatable): the benign "
+        help="LR,STEPS,BENIGN_MIX[,task|text][,all][,nN][,roleplay][,many_shot][,lora][,reading] (repeatable): the benign "
         "half is task examples "
         "(default) or safe world documents replayed as plain text; `all` draws the harmful examples from every "
         "mechanism, not the seen set; `nN` takes N harmful examples (default 100); `roleplay` and `many_shot` phrase "
         "the requests in those framings in turn with plain ones (`finetune.framings`); `lora` finetunes a rank-8 "
-        "LoRA on every linear layer (merged before evaluation) instead of all weights",
+        "LoRA on every linear layer (merged before evaluation) instead of all weights; `reading` writes the examples "
+        "in the evaluated model's reading (`finetune.format`)",
     )
     ap.add_argument("--batch-size", type=int, default=None, help="examples per step (default: the preset's 10)")
     args = ap.parse_args()
@@ -58,6 +59,7 @@ def main() -> None:
             "all" if "all" in p[3:] else "seen",
             next((int(t[1:]) for t in p[3:] if t.startswith("n") and t[1:].isdigit()), None),
             ["direct"] + [f for f in ("roleplay", "many_shot") if f in p[3:]],
+            "reading" if "reading" in p[3:] else "plain",
         )
         for p in (x.split(",") for x in args.point)
     ]
@@ -69,13 +71,14 @@ def main() -> None:
         # the stage name without its hash (e.g. raw-s1): one arm's seeds are different models on
         # different worlds, so their finetunes and baselines must not share a directory
         run = ev.name.rsplit("-", 1)[0]
-        for lr, steps, mix, kind, lora, source, n_harmful, framings in points:
+        for lr, steps, mix, kind, lora, source, n_harmful, framings, fmt in points:
             suffix = (
                 ("" if kind == "task" else "-" + kind)
                 + ("-all" if source == "all" else "")
                 + (f"-n{n_harmful}" if n_harmful else "")
                 + "".join(f"-{f}" for f in framings[1:])
                 + ("-lora" if lora else "")
+                + ("-reading" if fmt == "reading" else "")
             )
             work = args.out / run / f"lr{lr:g}-s{steps}-m{mix:g}{suffix}"
             cfg = EvalConfig.model_validate(
@@ -89,6 +92,7 @@ def main() -> None:
                         "harmful_from": source,
                         "n_harmful": n_harmful,
                         "framings": framings,
+                        "format": fmt,
                         "budget": {"lr": lr, "max_steps": steps, "batch_size": args.batch_size, "lora": lora},
                     },
                 }
@@ -101,7 +105,7 @@ def main() -> None:
             else:
                 base = attacked(ctx, lm, "base")
                 write_json(base_file, base)
-            harmful, benign = attack_data(ctx.probes, "harmful-100", cfg.finetune)
+            harmful, benign = attack_data(ctx.probes, "harmful-100", cfg.finetune, ctx.reading)
             start = time.perf_counter()
             export = finetune(ctx, "harmful-100", harmful + benign, preset="harmful-100", budget=cfg.finetune.budget)
             after = attacked(ctx, load_like(ctx, export), "ft:harmful-100")
@@ -115,6 +119,7 @@ def main() -> None:
                 "harmful_from": source,
                 "framings": framings,
                 "lora": lora,
+                "format": fmt,
                 "examples": [len(harmful), len(benign)],
                 "before": {k: mean(v) for k, v in base.items()},
                 "after": {k: mean(v) for k, v in after.items()},
