@@ -98,3 +98,24 @@ def test_runner_claims_are_shown_as_given(inputs_kwargs, tmp_path):
     md = md_path.read_text(encoding="utf-8")
     assert "| **FAIL** | tag beats raw | tag 0.45 vs raw 0.44 |" in md
     assert "reflect has safety_cls_acc" not in md
+
+
+def test_each_metric_says_how_it_was_measured_and_for_which_arms(inputs_kwargs, tmp_path):
+    attack = "oracle, after harmful-100 finetuning on 250 harmful + 100 benign documents"
+    everyone = list(ReportInputs(**inputs_kwargs).results.arms)
+    inputs_kwargs["methods"] = {
+        "asr_heldout": {"oracle <world 0>": everyone},
+        "asr_heldout_after_harmful_ft": {attack: ["raw"], attack + "; written in the model's reading": ["reflect"]},
+    }
+    md_path, page_path = render_report(ReportInputs(**inputs_kwargs), tmp_path)
+    md, page = md_path.read_text(encoding="utf-8"), page_path.read_text(encoding="utf-8")
+    assert "## How each metric was measured" in md
+    assert "| asr_heldout | every arm | oracle &lt;world 0> |" in md
+    assert f"| asr_heldout_after_harmful_ft | raw | {attack} |" in md
+    assert f"| asr_heldout_after_harmful_ft | reflect | {attack}; written in the model's reading |" in md
+    assert "<h2>How each metric was measured</h2>" in page and "oracle &lt;world 0&gt;" in page
+    assert len(everyone) > 2  # so "raw" alone is not every arm
+    # without recorded methods there is no such section
+    inputs_kwargs["methods"] = {}
+    md_path, _ = render_report(ReportInputs(**inputs_kwargs), tmp_path / "none")
+    assert "How each metric was measured" not in md_path.read_text(encoding="utf-8")

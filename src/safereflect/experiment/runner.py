@@ -19,6 +19,7 @@ from typing import Any
 
 from safereflect.config import validate
 from safereflect.console import console
+from safereflect.errors import UserError
 from safereflect.experiment.aggregate import combine_metrics, is_stat
 from safereflect.experiment.config import ExperimentConfig
 from safereflect.experiment.convergence import convergence
@@ -226,6 +227,27 @@ def samples(runs: list[dict[str, Any]], per_arm: int) -> Iterator[dict[str, Any]
                 break
 
 
+def methods(runs: list[dict[str, Any]]) -> dict[str, dict[str, list[str]]]:
+    """metric -> {how it was measured -> the arms measured so}, from the judges.json of the first
+    seed's evaluations (every seed's evaluation has the same config; only its world differs)."""
+    found: dict[str, dict[str, list[str]]] = {}
+    first = runs[0]["seed"] if runs else None
+    for r in runs:
+        if r["seed"] != first:
+            continue
+        path = Path(r["eval"]) / "judges.json"
+        if not path.is_file():
+            continue
+        notes = read_json(path)
+        if not isinstance(notes, dict):
+            raise UserError(f"{path}: not a JSON object of metric -> how it was measured; rerun that evaluation")
+        for metric, note in notes.items():
+            arms = found.setdefault(metric, {}).setdefault(str(note), [])
+            if r["variant"] not in arms:
+                arms.append(r["variant"])
+    return found
+
+
 def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -256,6 +278,7 @@ def render(cfg: ExperimentConfig, results: dict, runs: list[dict], out: Path, se
         machine=machine(),
         date=time.strftime("%Y-%m-%d"),
         samples=list(samples(runs, cfg.samples_per_arm)),
+        methods=methods(runs),
     )
     md, html = render_report(inputs, out)
     print_table(inputs.results)

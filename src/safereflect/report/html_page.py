@@ -16,7 +16,9 @@ from safereflect.report.plots import Plot
 from safereflect.report.summary import (
     CONVERGENCE_HEADER,
     CONVERGENCE_NOTE,
+    METHODS_NOTE,
     convergence_rows,
+    method_rows,
     samples_by_arm,
     summary,
     verdict,
@@ -116,6 +118,17 @@ def _convergence(inputs: ReportInputs) -> str:
     return f"<h2>Training convergence</h2><p>{escape(CONVERGENCE_NOTE)}</p><table><tr>{head}</tr>{body}</table>"
 
 
+def _methods(inputs: ReportInputs) -> str:
+    rows = method_rows(inputs)
+    if not rows:
+        return ""
+    body = "".join("<tr>" + "".join(f"<td>{escape(x)}</td>" for x in row) + "</tr>" for row in rows)
+    return (
+        f"<h2>How each metric was measured</h2><p>{escape(METHODS_NOTE)}</p>"
+        f"<table><tr><th>metric</th><th>arms</th><th>measured by</th></tr>{body}</table>"
+    )
+
+
 def render_html(inputs: ReportInputs, claims: list[Claim], plots: list[Plot], samples_per_arm: int) -> str:
     r = inputs.results
     breakdowns = "".join(f"<h3>{escape(m)}</h3>{_table(breakdown_table(r, m))}" for m in breakdown_metrics(r))
@@ -135,6 +148,7 @@ def render_html(inputs: ReportInputs, claims: list[Claim], plots: list[Plot], sa
 the best arm per column is highlighted; — : not measured for that arm (its evaluation did not run the suite).</p>
 {_table(main_table(r))}
 {breakdowns}
+{_methods(inputs)}
 <h2>Plots</h2>
 {"".join(_plot(p) for p in plots)}
 <h2>Sample generations</h2>

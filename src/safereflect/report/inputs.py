@@ -59,6 +59,8 @@ class ReportInputs(BaseModel):
     date: Annotated[str, BeforeValidator(_iso)] = ""
     samples: list[Sample] = []
     claims: list[Claim] | None = None
+    # metric -> {how it was measured (the evaluation's judges.json) -> the arms measured so}
+    methods: dict[str, dict[str, list[str]]] = {}
 
     # A wrap validator (not __init__) so `model_validate` raises `UserError` too; the results
     # parser raises `UserError` itself, which pydantic lets through untouched.

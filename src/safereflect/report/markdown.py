@@ -16,7 +16,9 @@ from safereflect.report.plots import Plot
 from safereflect.report.summary import (
     CONVERGENCE_HEADER,
     CONVERGENCE_NOTE,
+    METHODS_NOTE,
     convergence_rows,
+    method_rows,
     samples_by_arm,
     summary,
     verdict,
@@ -76,6 +78,22 @@ def _convergence(inputs: ReportInputs) -> list[str]:
     ]
 
 
+def _methods(inputs: ReportInputs) -> list[str]:
+    rows = method_rows(inputs)
+    if not rows:
+        return []
+    return [
+        "## How each metric was measured",
+        "",
+        METHODS_NOTE,
+        "",
+        "| metric | arms | measured by |",
+        "|---|---|---|",
+        *("| " + " | ".join(_text(x) for x in row) + " |" for row in rows),
+        "",
+    ]
+
+
 def render_markdown(inputs: ReportInputs, claims: list[Claim], plots: list[Plot], samples_per_arm: int) -> str:
     r = inputs.results
     parts = [
@@ -100,7 +118,7 @@ def render_markdown(inputs: ReportInputs, claims: list[Claim], plots: list[Plot]
     ]
     for metric in breakdown_metrics(r):
         parts += [f"### {_text(metric)}", "", *_table(breakdown_table(r, metric), "arm"), ""]
-    parts += ["## Plots", ""]
+    parts += [*_methods(inputs), "## Plots", ""]
     for p in plots:
         parts += [f"![{_text(p.title)}](plots/{p.name})" if p.png else f"**{_text(p.title)}**: {p.note}", ""]
     parts += ["## Sample generations", ""]

@@ -104,3 +104,21 @@ CONVERGENCE_NOTE = (
     "memorisation after the validation loss has stopped improving, so both are shown; an "
     "unconverged model turns small numeric differences into different results."
 )
+
+
+METHODS_NOTE = (
+    "As the first seed's evaluations recorded it (judges.json; the other seeds' differ only in their "
+    "world): the judge, method and attack behind every metric; where arms were measured differently, "
+    "each way names its arms."
+)
+
+
+def method_rows(inputs: ReportInputs) -> list[tuple[str, str, str]]:
+    """(metric, arms, how it was measured) for every recorded metric; "every arm" where every arm
+    of the results was measured that way."""
+    everyone = sorted(inputs.results.arms)
+    return [
+        (metric, "every arm" if sorted(arms) == everyone else ", ".join(arms), note)
+        for metric in sorted(inputs.methods)
+        for note, arms in sorted(inputs.methods[metric].items())
+    ]
