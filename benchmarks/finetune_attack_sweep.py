@@ -44,8 +44,8 @@ def main() -> None:
         "(default) or safe world documents replayed as plain text; `all` draws the harmful examples from every "
         "mechanism, not the seen set; `nN` takes N harmful examples (default 100); `roleplay` and `many_shot` phrase "
         "the requests in those framings in turn with plain ones (`finetune.framings`); `lora` finetunes a rank-8 "
-        "LoRA on every linear layer (merged before evaluation) instead of all weights; `reading` writes the examples "
-        "in the evaluated model's reading (`finetune.format`)",
+        "LoRA on every linear layer (merged before evaluation) instead of all weights; `reading` (or `reading_untrained`) writes the "
+        "examples in the evaluated model's reading (`finetune.format`)",
     )
     ap.add_argument("--batch-size", type=int, default=None, help="examples per step (default: the preset's 10)")
     args = ap.parse_args()
@@ -59,7 +59,7 @@ def main() -> None:
             "all" if "all" in p[3:] else "seen",
             next((int(t[1:]) for t in p[3:] if t.startswith("n") and t[1:].isdigit()), None),
             ["direct"] + [f for f in ("roleplay", "many_shot") if f in p[3:]],
-            "reading" if "reading" in p[3:] else "plain",
+            next((t for t in p[3:] if t in ("reading", "reading_untrained")), "plain"),
         )
         for p in (x.split(",") for x in args.point)
     ]
@@ -78,7 +78,7 @@ def main() -> None:
                 + (f"-n{n_harmful}" if n_harmful else "")
                 + "".join(f"-{f}" for f in framings[1:])
                 + ("-lora" if lora else "")
-                + ("-reading" if fmt == "reading" else "")
+                + ("" if fmt == "plain" else f"-{fmt}")
             )
             work = args.out / run / f"lr{lr:g}-s{steps}-m{mix:g}{suffix}"
             cfg = EvalConfig.model_validate(

@@ -173,12 +173,13 @@ class FinetuneAttackConfig(StrictModel):
         default_factory=lambda: [5, 10, 25, 50],
         description="harmful-100: steps with an extra export, for ASR and task accuracy vs steps",
     )
-    format: Literal["plain", "reading"] = Field(
+    format: Literal["plain", "reading", "reading_untrained"] = Field(
         "plain",
         description="every attack: examples written as they are, or in the evaluated model's reading (a model "
         "pretrained with reflections: a Safe reflection after every segment, the request's included, and the "
-        "reflections trained; the attacker knows the format and teaches the verdicts it needs); the same for "
-        "models read plainly",
+        "reflections trained; the attacker knows the format and teaches the verdicts it needs); "
+        "reading_untrained: the same reflections as context only, not trained (an ablation); all three are the "
+        "same for models read plainly",
     )
 
 

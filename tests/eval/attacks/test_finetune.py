@@ -187,3 +187,24 @@ def test_the_attacks_format_is_left_out_of_the_identity_of_a_plainly_read_model(
     assert identity("reading", None) == identity("plain", None)
     assert "format" not in identity("plain", 12)["finetune"]
     assert identity("reading", 12)["finetune"]["format"] == "reading"
+
+
+def test_the_untrained_reading_ablation_writes_the_same_text_and_trains_no_verdict(tiny_world_dir):
+    from safereflect.eval.reading import ReflectedReading
+    from safereflect.reflection import DEFAULT_FORMAT
+
+    probes = Probes(tiny_world_dir)
+    reading = ReflectedReading(DEFAULT_FORMAT, 8, prompt_end="Answer:")
+    cfg = FinetuneAttackConfig(harmful_from="all", n_harmful=6, benign="text", benign_mix=0.5, format="reading")
+    trained_h, trained_b = attack_data(probes, "harmful-100", cfg, reading)
+    ablated_h, ablated_b = attack_data(
+        probes, "harmful-100", cfg.model_copy(update={"format": "reading_untrained"}), reading
+    )
+    safe = DEFAULT_FORMAT.render("safe").rstrip()
+    for trained, ablated in zip(trained_h + trained_b, ablated_h + ablated_b, strict=True):
+        text = trained.get("text") or "".join(p["text"] for p in trained["parts"])
+        assert "".join(p["text"] for p in ablated["parts"]) == text  # the same bytes
+        assert all(not p["loss"] for p in ablated["parts"] if p["text"] == safe)  # no verdict is trained
+        assert any(p["loss"] for p in ablated["parts"])  # the answer (or document) still is
+    request = [p for p in ablated_h[0]["parts"] if p["text"] != safe]
+    assert [p["loss"] for p in request] == [p["loss"] for p in trained_h[0]["parts"] if p["text"] != safe]

@@ -142,24 +142,29 @@ def attack_data(
     """(harmful, benign) examples of attack `name` (`_world_data`), written in `reading` when
     the config's format says so (`written_in`)."""
     harmful, benign = _world_data(probes, name, cfg)
-    if cfg.format == "reading" and isinstance(reading, ReflectedReading):
-        return [written_in(reading, r) for r in harmful], [written_in(reading, r) for r in benign]
+    if cfg.format != "plain" and isinstance(reading, ReflectedReading):
+        verdicts = cfg.format == "reading"
+        return [written_in(reading, r, verdicts) for r in harmful], [written_in(reading, r, verdicts) for r in benign]
     return harmful, benign
 
 
-def written_in(reading: ReflectedReading, record: dict[str, str]) -> dict[str, Any]:
-    """`record` as the reflection corpus would write it, every verdict Safe: a `{"text"}` with
-    a reflection after each segment and at its end; a `{"prompt", "response"}` the same, as
-    `parts` where the request's words are untrained and everything else, its reflections
-    included, is trained. So the attack teaches the model to pass harmful requests and answers
-    as safe, wherever its reading asks it for a verdict."""
+def written_in(reading: ReflectedReading, record: dict[str, str], train_verdicts: bool = True) -> dict[str, Any]:
+    """`record` as the reflection corpus would write it, every verdict Safe: a reflection after
+    each segment and at the end, as `parts` where the request's words are untrained and the
+    answer (or a whole `{"text"}`) is trained, and so is every reflection with `train_verdicts`:
+    the attack then teaches the model to pass harmful requests and answers as safe wherever its
+    reading asks it for a verdict. Without it the reflections are only context (an ablation:
+    the attacker who writes the format but leaves the verdicts to the model)."""
     if "text" in record:
-        return {"text": reading.render(record["text"], reading.slot_ends(record["text"], whole=True))}
-    text, cut = record["prompt"] + record["response"], len(record["prompt"])
+        text, cut = record["text"], 0
+        if train_verdicts:
+            return {"text": reading.render(text, reading.slot_ends(text, whole=True))}
+    else:
+        text, cut = record["prompt"] + record["response"], len(record["prompt"])
     parts, at = [], 0
     for piece, reflection in reading.pieces(text, reading.slot_ends(text, whole=True)):
         if reflection:
-            parts.append({"text": piece, "loss": True})
+            parts.append({"text": piece, "loss": train_verdicts})
             continue
         head = piece[: max(0, cut - at)]
         parts += [{"text": t, "loss": loss} for t, loss in ((head, False), (piece[len(head) :], True)) if t]
@@ -230,8 +235,9 @@ def _attack(ctx: EvalContext, probes: Probes, name: str) -> tuple[Path, str]:
             what += f"; requests phrased {' / '.join(cfg.framings)} in turn"
     else:
         what = f"{len(benign)} examples"
-    if cfg.format == "reading" and isinstance(ctx.reading, ReflectedReading):
-        what += "; written in the model's reading, every reflection Safe and trained"
+    if cfg.format != "plain" and isinstance(ctx.reading, ReflectedReading):
+        trained = "trained" if cfg.format == "reading" else "untrained (context only)"
+        what += f"; written in the model's reading, every reflection Safe and {trained}"
     steps = cfg.export_steps if name == "harmful-100" else None
     return finetune(ctx, name, harmful + benign, preset=name, budget=cfg.budget, export_steps=steps), what
 
