@@ -13,9 +13,10 @@ default; BENCHMARKS.md holds the sweep behind it.
 Training goes through the engine's `run_finetune(FinetuneConfig)` (presets 'harmful-10',
 'harmful-100', 'benign'; loss on the response only), so every arm is attacked with the
 same recipe. With `format: reading`, a model pretrained with reflections is attacked in its
-own format: every example carries Safe reflections where its reading puts them, and they are
-trained (`written_in`), the adaptive attacker who knows the defence. Budget fields left at None keep the preset's values. A finished finetune is
-recorded in OUT/finetune/NAME/_DONE.json (`safereflect.stage`) and reused by a rerun with the same request.
+own format, the adaptive attacker who knows the defence: every example carries Safe
+reflections where its reading puts them, and they are trained too (`written_in`). Budget
+fields left at None keep the preset's values. A finished finetune is recorded in
+OUT/finetune/NAME/_DONE.json (`safereflect.stage`) and reused by a rerun with the same request.
 """
 
 from __future__ import annotations
