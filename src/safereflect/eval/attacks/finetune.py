@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from safereflect.console import console
 from safereflect.device import resolve_device
@@ -143,10 +143,15 @@ def attack_data(
     """(harmful, benign) examples of attack `name` (`_world_data`), written in `reading` when
     the config's format says so (`written_in`)."""
     harmful, benign = _world_data(probes, name, cfg)
-    if cfg.format != "plain" and isinstance(reading, ReflectedReading):
+    if _in_reading(reading, cfg):
         verdicts = cfg.format == "reading"
         return [written_in(reading, r, verdicts) for r in harmful], [written_in(reading, r, verdicts) for r in benign]
     return harmful, benign
+
+
+def _in_reading(reading: Reading, cfg: FinetuneAttackConfig) -> TypeGuard[ReflectedReading]:
+    """Whether the attack's examples are written in `reading` (models read plainly: never)."""
+    return cfg.format != "plain" and isinstance(reading, ReflectedReading)
 
 
 def written_in(reading: ReflectedReading, record: dict[str, str], train_verdicts: bool = True) -> dict[str, Any]:
@@ -236,7 +241,7 @@ def _attack(ctx: EvalContext, probes: Probes, name: str) -> tuple[Path, str]:
             what += f"; requests phrased {' / '.join(cfg.framings)} in turn"
     else:
         what = f"{len(benign)} examples"
-    if cfg.format != "plain" and isinstance(ctx.reading, ReflectedReading):
+    if _in_reading(ctx.reading, cfg):
         trained = "trained" if cfg.format == "reading" else "untrained (context only)"
         what += f"; written in the model's reading, every reflection Safe and {trained}"
     steps = cfg.export_steps if name == "harmful-100" else None
