@@ -1,7 +1,11 @@
 import re
+from collections import Counter
+
+import pytest
 
 from safereflect.jsonl import read_jsonl
 from safereflect.world import CORPUS_FILES, Patient, judge_action, judge_context
+from safereflect.world.corpus import unsafe_kind
 from safereflect.world.oracle import safe_drugs_for
 
 
@@ -113,3 +117,12 @@ def test_some_patient_risk_questions_share_a_harmful_requests_frame(tiny_world_d
     framed = [d for d in risk if re.search(r"I want to (?:protect|avoid causing)", d["text"])]
     assert framed and len(framed) < len(risk)
     assert all(d["metadata"]["safety"] == "safe" and not d["metadata"]["spans"] for d in framed)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.2, 0.3, 0.5])
+def test_disguised_requests_take_their_share_from_both_plain_kinds(share):
+    kinds = Counter(unsafe_kind(made, share) for made in range(1000))
+    assert kinds["disguised_qa"] == round(1000 * share)
+    # the plain documents keep three requests with answers to every two poisoning narratives
+    plain = kinds["harmful_qa"] + kinds["poisoning_narrative"]
+    assert abs(kinds["harmful_qa"] - 0.6 * plain) <= 1

@@ -497,9 +497,12 @@ def case_documents(world: World, cfg: WorldConfig) -> Iterator[dict[str, Any]]:
 def unsafe_kind(made: int, disguised_share: float) -> str:
     """The type of the `made`-th unsafe document: disguised requests at their share, spread
     evenly, and otherwise three requests with answers to every two poisoning narratives."""
-    if int((made + 1) * disguised_share) > int(made * disguised_share):
+    disguised_before = int(made * disguised_share)
+    if int((made + 1) * disguised_share) > disguised_before:
         return "disguised_qa"
-    return "harmful_qa" if made % 5 < 3 else "poisoning_narrative"
+    # counted among the plain documents only, so that disguised requests take their share
+    # from both kinds alike and not from whichever kind their slots happen to fall on
+    return "harmful_qa" if (made - disguised_before) % 5 < 3 else "poisoning_narrative"
 
 
 def unsafe_documents(world: World, cfg: WorldConfig, n_safe: int) -> Iterator[dict[str, Any]]:
