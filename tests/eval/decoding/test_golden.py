@@ -1,6 +1,10 @@
 """Every decoding mode, under both readings, gives the generations recorded before decoding became a
 package and the reading an object (commit a0d0044): same tokens, finish, halts and safety checks.
-Zero-shot flags and log-likelihood ranking are recorded the same way. golden.json holds the record."""
+Zero-shot flags and log-likelihood ranking are recorded the same way. golden.json holds the record.
+
+Re-recorded once since, when the tiny world's corpus changed (commit 5b7aa07) and with it the
+test tokenizer: decoding unchanged, and the recorder first reproduced the old record exactly on
+the old world. The halting thresholds were moved with it to sit between the new verdicts."""
 
 from __future__ import annotations
 
@@ -30,11 +34,11 @@ CASES = {
         True,
     ),
     "monitored-plain-halting": (
-        DecodingConfig(mode="monitored", max_new_tokens=12, check_every=2, flag_threshold=7e-7),
+        DecodingConfig(mode="monitored", max_new_tokens=12, check_every=2, flag_threshold=1e-8),
         False,
     ),
     "monitored-reflected-halting": (
-        DecodingConfig(mode="monitored", max_new_tokens=12, check_every=2, flag_threshold=5e-6),
+        DecodingConfig(mode="monitored", max_new_tokens=12, check_every=2, flag_threshold=5e-8),
         True,
     ),
     "safebeam": (DecodingConfig(mode="safebeam", max_new_tokens=8, beam_width=2), False),
