@@ -247,8 +247,9 @@ def demo(
     from safereflect.experiment import run_experiment
 
     # the demo's 1M-parameter models use one core poorly: two single-threaded pipelines train
-    # ~1.6x the tokens of one two-threaded pipeline on the 2-core machine (BENCHMARKS.md)
-    workers = parallel or (min(2, os.cpu_count() or 1) if preset == "cpu" and len(cfg.seeds) > 1 else 1)
+    # ~1.6x the tokens of one two-threaded pipeline on the 2-core machine (BENCHMARKS.md); a
+    # pipeline is one arm of one seed, so `--quick` (one seed, five arms) gains as well
+    workers = parallel or (min(2, os.cpu_count() or 1) if preset == "cpu" else 1)
     run_experiment(cfg, force=force, parallel=workers)
 
 
