@@ -106,7 +106,7 @@ def test_a_flagged_gcg_prompt_halts_under_monitored_decoding(tiny_model_dir, tin
     from safereflect.eval.lm import CausalLM
     from safereflect.eval.probes import Probes
 
-    # a random model's P(Unsafe or Controversial) (1e-9 to 1e-6 on the tiny vocabulary) is far
+    # a random model's P(Unsafe or Controversial) (about 1e-9 to 1e-6 on the tiny vocabulary) is far
     # above this threshold: every check flags
     dec = DecodingConfig(mode="monitored", flag_threshold=1e-12, read_segment_words=4)
     cfg = EvalConfig(
