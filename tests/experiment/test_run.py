@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from safereflect.report import load_results
+from safereflect.train.hardware import cpu_kernels
 
 EXPERIMENT = {"name": "tiny-e2e", **yaml.safe_load((Path(__file__).parent / "tiny_experiment.yaml").read_text())}
 REQUIRED = [
@@ -69,6 +70,8 @@ def test_killed_experiment_resumes_and_a_rerun_recomputes_nothing(tmp_path):
     assert {c["passed"] for c in results.claims} == {None}
     assert set(results.per_seed["raw"]) == {"0"} and results.roles == {"raw": "reference", "reflect": "reflect"}
     assert set(results.training) == {"raw", "reflect"}
+    # the numerics the runs trained under, as this process sees them
+    assert results.numerics["cpu_kernels"] == [cpu_kernels()] and results.numerics["device"] == ["cpu"]
 
     # a finished experiment, even moved elsewhere, is reread rather than recomputed
     moved = tmp_path / "moved"

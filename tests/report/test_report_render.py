@@ -119,3 +119,20 @@ def test_each_metric_says_how_it_was_measured_and_for_which_arms(inputs_kwargs, 
     inputs_kwargs["methods"] = {}
     md_path, _ = render_report(ReportInputs(**inputs_kwargs), tmp_path / "none")
     assert "How each metric was measured" not in md_path.read_text(encoding="utf-8")
+
+
+def test_the_numerics_the_models_were_trained_under_are_stated(inputs_kwargs, tmp_path):
+    numerics = {"device": ["cpu"], "cpu_kernels": ["AVX2", "AVX512"], "precision": ["fp32"], "compile": [True]}
+    inputs_kwargs["results"] = {**inputs_kwargs["results"], "numerics": numerics}
+    md_path, page_path = render_report(ReportInputs(**inputs_kwargs), tmp_path)
+    md, page = md_path.read_text(encoding="utf-8"), page_path.read_text(encoding="utf-8")
+    # runs on two kernel sets are named both, in the summary beside the verdict and in the environment
+    line = "cpu, AVX2 / AVX512 kernels, fp32, compiled"
+    assert f"The models were trained under: {line}." in md and f"- training numerics: {line}" in md
+    assert f"training numerics: {line}" in page
+
+
+def test_results_without_numerics_say_so(inputs_kwargs, tmp_path):
+    md_path, _ = render_report(ReportInputs(**inputs_kwargs), tmp_path)
+    md = md_path.read_text(encoding="utf-8")
+    assert "- training numerics: not recorded" in md and "The models were trained under" not in md

@@ -90,6 +90,7 @@ def test_combinations_and_variants_sort_after_single_arms(results):
         ),
         (lambda r: r["arms"]["raw"].update(metric={}), "arms.raw.metric", "unknown key (allowed: metrics)"),
         (lambda r: r.update(arms=[]), "arms", "expected a mapping"),
+        (lambda r: r.update(numerics=["AVX2"]), "numerics", "expected a mapping"),
         (lambda r: r.pop("config_hash"), "config_hash", "missing key"),
     ],
 )

@@ -116,3 +116,30 @@ def test_device_peak_on_cpu_is_the_measured_one(tmp_path, monkeypatch):
 def test_auto_attention_is_eager_only_for_bf16_on_cpu(device_type, bf16, expected):
     assert hardware.resolve_attention("auto", device_type, bf16) == expected
     assert hardware.resolve_attention("sdpa", "cpu", True) == "sdpa"  # an explicit choice stands
+
+
+@pytest.mark.parametrize(
+    "flags, device, bf16, warned",
+    [
+        ({"avx2", "fma"}, "cpu", True, True),  # asked for bf16 on a CPU that emulates it
+        ({"avx2", "fma"}, "cpu", False, False),
+        ({"avx512f", "avx512_bf16"}, "cpu", True, False),
+        ({"avx2"}, "cuda", True, False),
+        (set(), "cpu", True, False),  # no /proc/cpuinfo: nothing known, nothing claimed
+    ],
+)
+def test_bf16_asked_for_on_a_cpu_without_bf16_units_is_warned_about(flags, device, bf16, warned, monkeypatch):
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset(flags))
+    message = hardware.emulated_bf16_warning(device, bf16)
+    assert (message is not None) == warned
+    if warned:
+        assert "emulated" in message and "fp32" in message
+
+
+def test_cpu_kernels_name_the_switch_that_chose_them(monkeypatch):
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    native = hardware.cpu_kernels()
+    assert native == torch.backends.cpu.get_cpu_capability() and "(" not in native
+    # the variable is read by ATen once, at start-up; the name records that it was set
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    assert hardware.cpu_kernels().endswith("(ATEN_CPU_CAPABILITY=avx2)")

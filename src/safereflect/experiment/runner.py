@@ -24,6 +24,7 @@ from safereflect.experiment.aggregate import combine_metrics, is_stat
 from safereflect.experiment.config import ExperimentConfig
 from safereflect.experiment.convergence import convergence
 from safereflect.experiment.graph import SeedSources, pipeline, seed_sources
+from safereflect.experiment.numerics import training_numerics
 from safereflect.experiment.progress import StageProgress
 from safereflect.experiment.stage_configs import (  # re-exported: the runner's public names
     Variant,
@@ -172,7 +173,7 @@ def finish(cfg: ExperimentConfig, runs: list[dict[str, Any]], seconds: float) ->
 
 def collect_results(cfg: ExperimentConfig, runs: list[dict[str, Any]]) -> dict[str, Any]:
     """results.json: arm metrics combined over seeds, each seed's scalar metrics, each arm's
-    role, every training run's convergence, and the claims decided from them."""
+    role, every training run's convergence and numerics, and the claims decided from them."""
     from safereflect.report import check_claims
 
     by_variant: dict[str, list[dict]] = {}
@@ -189,6 +190,7 @@ def collect_results(cfg: ExperimentConfig, runs: list[dict[str, Any]]) -> dict[s
             training.setdefault(r["variant"], {})[str(r["seed"])] = conv
     arms = {name: {"metrics": combine_metrics(ms)} for name, ms in by_variant.items()}
     claims = [c.model_dump(mode="json") for c in check_claims(per_seed, roles)]
+    numerics = training_numerics(Path(r["train"]) / "metrics.jsonl" for r in runs)
     return {
         "experiment": cfg.name,
         "config_hash": cfg.config_hash(),
@@ -197,6 +199,7 @@ def collect_results(cfg: ExperimentConfig, runs: list[dict[str, Any]]) -> dict[s
         "per_seed": per_seed,
         "training": training,
         "claims": claims,
+        "numerics": numerics,
     }
 
 
@@ -269,7 +272,7 @@ def machine() -> str:
 
 def render(cfg: ExperimentConfig, results: dict, runs: list[dict], out: Path, seconds: float) -> None:
     from safereflect.report import ReportInputs, print_table, render_report
-    from safereflect.report.summary import claims_for
+    from safereflect.report.summary import claims_for, numerics_text
 
     inputs = ReportInputs(
         results=results,
@@ -290,6 +293,11 @@ def render(cfg: ExperimentConfig, results: dict, runs: list[dict], out: Path, se
     }
     for claim in claims_for(inputs):
         console.print(f"{marks[claim.status]} {claim.number}. {claim.name}: {claim.detail}")
+    if results.get("numerics"):
+        console.print(
+            f"trained under: {numerics_text(results['numerics'])} (compare verdicts together with these: "
+            "another kernel set, precision or thread count trains other models)"
+        )
     if len(cfg.seeds) == 1:
         console.print(
             "[yellow]one seed decides nothing[/]: the numbers above move with the seed and with float "

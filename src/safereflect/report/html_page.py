@@ -19,6 +19,7 @@ from safereflect.report.summary import (
     METHODS_NOTE,
     convergence_rows,
     method_rows,
+    numerics_text,
     samples_by_arm,
     summary,
     verdict,
@@ -156,7 +157,8 @@ the best arm per column is highlighted; — : not measured for that arm (its eva
 <h2>Configuration</h2>
 <pre>{escape(inputs.config_yaml())}</pre>
 <h2>Environment</h2>
-<p>date: {escape(inputs.date) or "not recorded"}<br>machine: {escape(inputs.machine) or "not recorded"}</p>
+<p>date: {escape(inputs.date) or "not recorded"}<br>machine: {escape(inputs.machine) or "not recorded"}<br>
+training numerics: {escape(numerics_text(inputs.results.numerics))}</p>
 {f"<table><tr><th>library</th><th>version</th></tr>{versions}</table>" if versions else ""}
 </body></html>
 """

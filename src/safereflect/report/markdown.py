@@ -19,6 +19,7 @@ from safereflect.report.summary import (
     METHODS_NOTE,
     convergence_rows,
     method_rows,
+    numerics_text,
     samples_by_arm,
     summary,
     verdict,
@@ -150,6 +151,7 @@ def render_markdown(inputs: ReportInputs, claims: list[Claim], plots: list[Plot]
         "",
         f"- date: {_text(inputs.date) or 'not recorded'}",
         f"- machine: {_text(inputs.machine) or 'not recorded'}",
+        f"- training numerics: {_text(numerics_text(inputs.results.numerics))}",
         "",
     ]
     if inputs.versions:

@@ -1,7 +1,7 @@
 """`results.json`: the experiment runner's aggregate, parsed and checked with key paths.
 
 Schema: `{"experiment": str, "config_hash": str, "arms": {ARM: {"metrics": {NAME: STAT}}}}`
-plus the runner's optional `roles`, `per_seed`, `claims` and `training` (see `Results`),
+plus the runner's optional `roles`, `per_seed`, `claims`, `training` and `numerics` (see `Results`),
 where STAT is `{"mean": float, "ci95": [lo, hi], "n": int}`; a metric named `X_by_Y` maps
 each Y to a STAT, and `asr_vs_ft_steps` maps each finetuning run to a list of points: the
 held-out ASR's STAT with a `step`, and optionally `asr_seen` and `task_acc` STATs at that step.
@@ -56,6 +56,9 @@ class Results:
     per_seed: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     claims: list[dict[str, Any]] = field(default_factory=list)
     training: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # the numerics the models were trained under ({field: distinct values}, e.g. "cpu_kernels":
+    # ["AVX2"]): verdicts near a bound move with them
+    numerics: dict[str, list[Any]] = field(default_factory=dict)
 
     def stat(self, arm: str, metric: str) -> Stat | None:
         result = self.arms.get(arm)
@@ -209,7 +212,7 @@ def parse_results(data: Any, source: str = "results") -> Results:
     return Results(top["experiment"], top["config_hash"], arms, **optional)  # type: ignore[arg-type,index]
 
 
-OPTIONAL = ("roles", "per_seed", "claims", "training")
+OPTIONAL = ("roles", "per_seed", "claims", "training", "numerics")
 
 
 def as_results(results: Results | Mapping[str, Any]) -> Results:

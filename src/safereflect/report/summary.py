@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 from safereflect.report.claims import Claim, claims_from_results
 from safereflect.report.inputs import ReportInputs, Sample
 
@@ -35,7 +38,32 @@ def summary(inputs: ReportInputs, claims: list[Claim]) -> str:
             "bound holds at 95% confidence (one-sided Student t over the seeds, not on the mean alone) and its "
             "key paired differences are significant."
         )
+    if r.numerics:
+        text.append(
+            f"The models were trained under: {numerics_text(r.numerics)}. The same code under another CPU "
+            "kernel set, precision or thread count trains other models, and a claim near its bound can turn: "
+            "compare verdicts together with their numerics."
+        )
     return " ".join(text)
+
+
+def numerics_text(numerics: Mapping[str, list[Any]]) -> str:
+    """One line, e.g. "cpu, AVX2 kernels, fp32, compiled, 1 thread(s) per run"; a field with
+    several values (runs on different machines) lists them all."""
+
+    def one(key: str, fmt: Callable[[Any], str] = str, suffix: str = "") -> str | None:
+        values = numerics.get(key)
+        return " / ".join(fmt(v) for v in values) + suffix if values else None
+
+    parts = [
+        one("device"),
+        one("cpu_kernels", suffix=" kernels"),
+        one("precision"),
+        one("compile", lambda v: "compiled" if v else "eager"),
+        one("threads", suffix=" thread(s) per run"),
+        None if numerics.get("world_size") in (None, [1]) else one("world_size", suffix=" processes per run"),
+    ]
+    return ", ".join(p for p in parts if p) or "not recorded"
 
 
 def verdict(sample: Sample) -> str:

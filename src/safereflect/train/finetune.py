@@ -25,6 +25,7 @@ from safereflect.train.data import IGNORE_INDEX
 from safereflect.train.distributed import Runtime, start_runtime
 from safereflect.train.export import export_model, quiet_transformers
 from safereflect.train.finetune_data import Example, collate, load_examples
+from safereflect.train.hardware import emulated_bf16_warning
 from safereflect.train.metrics import MetricsLog
 from safereflect.train.presets import FINETUNE_DEFAULTS, FINETUNE_PRESETS, REFERENCE_PRETRAIN_LR
 from safereflect.train.step import OOM_HINT, make_optimizer, train_step
@@ -48,6 +49,8 @@ class FinetunePlan:
 def run_finetune(cfg: FinetuneConfig) -> Path:
     out = ensure_writable_dir(cfg.out)
     rt = start_runtime(cfg.device, cfg.precision)
+    if slow := emulated_bf16_warning(rt.device.type, rt.bf16):
+        console.print(f"[yellow]{slow}[/]")
     if rt.distributed:
         raise UserError("finetuning runs in a single process; launch it without torchrun")
     torch.manual_seed(cfg.seed)

@@ -91,8 +91,29 @@ def cpu_flags() -> frozenset[str]:
     return frozenset(flags)
 
 
+def cpu_kernels() -> str:
+    """The ATen CPU kernel set in use ("AVX512", "AVX2", ...), naming ATEN_CPU_CAPABILITY when it
+    chose them: the same code trains different models under different kernel sets."""
+    import torch
+
+    capability = torch.backends.cpu.get_cpu_capability()
+    forced = os.environ.get("ATEN_CPU_CAPABILITY")
+    return f"{capability} (ATEN_CPU_CAPABILITY={forced})" if forced else capability
+
+
 def cpu_has_bf16_units() -> bool:
     return bool(cpu_flags() & BF16_CPU_FLAGS)
+
+
+def emulated_bf16_warning(device_type: str, bf16: bool) -> str | None:
+    """A warning when bf16 was asked for on a CPU without bf16 units, where oneDNN emulates it
+    (measured on an AVX2-only AMD EPYC: 1.3 GFLOP/s for a bf16 matmul against 92 in fp32)."""
+    if not bf16 or device_type != "cpu" or cpu_has_bf16_units() or not cpu_flags():
+        return None
+    return (
+        "bf16 on this CPU is emulated (it has no AVX512-BF16, AMX or Arm BF16 units): matmuls run "
+        "tens of times slower than in fp32; precision: auto picks fp32 here"
+    )
 
 
 def resolve_precision(device: str, precision: str) -> str:

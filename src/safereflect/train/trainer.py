@@ -40,8 +40,10 @@ from safereflect.train.distributed import (
 from safereflect.train.export import align_token_ids, export_checkpoint
 from safereflect.train.hardware import (
     PEAK_MATMUL_SIZE,
+    cpu_kernels,
     device_name,
     device_peak_flops,
+    emulated_bf16_warning,
     mfu,
     peak_flops,
     resolve_attention,
@@ -65,6 +67,8 @@ def train(plan: RunPlan) -> Path:
         console.print(f"[green]already trained[/]: {final}")
         return final
     rt = start_runtime(cfg.device, resolve_precision(cfg.device, cfg.precision))
+    if rt.is_main and (slow := emulated_bf16_warning(rt.device.type, rt.bf16)):
+        console.print(f"[yellow]{slow}[/]")
     try:
         return _train(plan, rt, run_dir, resume_from)
     except torch.cuda.OutOfMemoryError:
@@ -324,6 +328,10 @@ def _open_log(
             "world_size": rt.world_size,
             "precision": precision_of(rt),
             "compile": compiled,
+            # the numerics a result depends on beside the code (BENCHMARKS.md: kernel set,
+            # precision and thread count each change the demo's models)
+            "cpu_kernels": cpu_kernels() if rt.device.type == "cpu" else None,
+            "threads": torch.get_num_threads() if rt.device.type == "cpu" else None,
             "attention": resolve_attention(cfg.attention, rt.device.type, rt.bf16),
             "params": plan.shape.total_params,
             "non_embedding_params": plan.shape.non_embedding_params,
