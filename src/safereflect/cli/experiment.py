@@ -253,7 +253,29 @@ def demo(
     run_experiment(cfg, force=force, parallel=workers)
 
 
+def compare(
+    runs: list[Path] = typer.Argument(..., help="Two or more results.json files or experiment directories."),
+) -> None:
+    """Claims of several experiments side by side: each run's verdict, the comparison that decided it
+    (effect and 95% interval against its test) and the numerics its models trained under.
+
+    For the same experiment on two machines or kernel sets, it shows which claims turn and how
+    far each run sat from its bound.
+
+    Example:
+
+      safereflect compare runs/demo runs/demo-avx2
+    """
+    from safereflect.errors import UserError
+    from safereflect.report.compare import load_run, print_comparison
+
+    if len(runs) < 2:
+        raise UserError("compare needs at least two runs")
+    print_comparison([load_run(p) for p in runs])
+
+
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("demo")(demo)
     app.command("status")(status)
+    app.command("compare")(compare)
