@@ -293,8 +293,16 @@ def _record_pipeline(seen):
     return [step]
 
 
-def test_a_two_node_eight_gpu_training_job_asks_slurm_for_sixteen_processes(tmp_path):
+def test_a_two_node_eight_gpu_training_job_asks_slurm_for_sixteen_processes(tmp_path, monkeypatch):
     from safereflect.experiment.launch import _executor, job_graph
+
+    # submitit's SlurmExecutor refuses to be built where `srun` is not on PATH; nothing here
+    # submits, so a stand-in that would fail if called lets the parameters be checked anywhere
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text("#!/bin/sh\nexit 1\n")
+    (bin_dir / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
 
     cfg = tiny_config(tmp_path, resources={"train": {"nodes": 2, "gpus_per_node": 8, "partition": "gpu"}})
     job = next(j for j in job_graph(cfg, "slurm")[0] if j.id == "train/reflect-s0")

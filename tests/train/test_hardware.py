@@ -143,3 +143,20 @@ def test_cpu_kernels_name_the_switch_that_chose_them(monkeypatch):
     # the variable is read by ATen once, at start-up; the name records that it was set
     monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
     assert hardware.cpu_kernels().endswith("(ATEN_CPU_CAPABILITY=avx2)")
+
+
+def test_a_slow_dtype_is_measured_on_smaller_matrices(monkeypatch):
+    # an emulated bf16 matmul would take seconds at the full size: measure where it is affordable
+    import time as _time
+
+    sizes = []
+    real_mm = torch.mm
+
+    def slow_mm(a, b):
+        sizes.append(a.shape[0])
+        _time.sleep(0.05)  # 0.05 s at 512 -> 3.2 s at 2048, over MAX_MATMUL_S
+        return real_mm(a, b)
+
+    monkeypatch.setattr(torch, "mm", slow_mm)
+    rate = hardware.measure_matmul_flops("fp32", size=2048, repeats=2)
+    assert set(sizes) == {512} and 0 < rate < 2 * 512**3 / 0.05

@@ -42,7 +42,12 @@ def test_chunks_give_the_plain_losses_and_gradients(model, chunk):
     assert chunked.shape == targets.shape and torch.all(chunked[0, :4] == 0)
     torch.testing.assert_close(chunked, plain, rtol=1e-6, atol=1e-7)
     for name, grad in plain_grads.items():
-        torch.testing.assert_close(chunked_grads[name], grad, rtol=1e-5, atol=1e-7, msg=name)
+        # an embedding row's gradient sums contributions from many positions, and chunking
+        # reorders that sum: the absolute error is set by the tensor's largest entries (a few
+        # fp32 ulps of them; 3.9e-7 against entries up to 4.0 seen on an AVX2-only CPU), not
+        # by the entry compared
+        atol = max(1e-7, 1e-6 * float(grad.abs().max()))
+        torch.testing.assert_close(chunked_grads[name], grad, rtol=1e-5, atol=atol, msg=name)
     with torch.no_grad():
         torch.testing.assert_close(token_losses(model, inputs, targets, chunk=chunk), plain, rtol=1e-6, atol=1e-7)
 

@@ -48,7 +48,7 @@ def summary(inputs: ReportInputs, claims: list[Claim]) -> str:
 
 
 def numerics_text(numerics: Mapping[str, list[Any]]) -> str:
-    """One line, e.g. "cpu, AVX2 kernels, fp32, compiled, 1 thread(s) per run"; a field with
+    """One line, e.g. "cpu, AVX2 kernels, fp32, compiled, 1 CPU thread(s)"; a field with
     several values (runs on different machines) lists them all."""
 
     def one(key: str, fmt: Callable[[Any], str] = str, suffix: str = "") -> str | None:
@@ -60,8 +60,8 @@ def numerics_text(numerics: Mapping[str, list[Any]]) -> str:
         one("cpu_kernels", suffix=" kernels"),
         one("precision"),
         one("compile", lambda v: "compiled" if v else "eager"),
-        one("threads", suffix=" thread(s) per run"),
-        None if numerics.get("world_size") in (None, [1]) else one("world_size", suffix=" processes per run"),
+        one("threads", suffix=" CPU thread(s)"),
+        None if numerics.get("world_size") in (None, [1]) else one("world_size", suffix=" processes"),
     ]
     return ", ".join(p for p in parts if p) or "not recorded"
 
