@@ -11,6 +11,7 @@ turning. Each run's seeds and training numerics head its column.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from rich import box
@@ -20,7 +21,7 @@ from rich.text import Text
 
 from safereflect.console import out
 from safereflect.errors import UserError
-from safereflect.report.claims import Claim, Comparison
+from safereflect.report.claims import Claim, Comparison, claims_from_results
 from safereflect.report.schema import Results, load_results
 from safereflect.report.summary import numerics_text
 
@@ -32,10 +33,9 @@ class Run:
     label: str
     results: Results
 
-    @property
+    @cached_property
     def claims(self) -> dict[int, Claim]:
-        from safereflect.report.claims import claims_from_results
-
+        """The claims results.json carries, else those its per-seed metrics decide."""
         listed = [Claim.model_validate(c) for c in self.results.claims] or claims_from_results(self.results)
         return {c.number: c for c in listed}
 
