@@ -126,3 +126,41 @@ def test_disguised_requests_take_their_share_from_both_plain_kinds(share):
     # the plain documents keep three requests with answers to every two poisoning narratives
     plain = kinds["harmful_qa"] + kinds["poisoning_narrative"]
     assert abs(kinds["harmful_qa"] - 0.6 * plain) <= 1
+
+
+def test_an_unrealisable_mechanism_leaves_the_rotation_instead_of_looping(tiny_world, monkeypatch):
+    import random
+
+    from safereflect.errors import UserError
+    from safereflect.world import corpus as corpus_module
+
+    world = tiny_world
+    mechs = list(world.mechanisms[:3])
+    dead = mechs[1]
+    real = corpus_module.realise
+
+    def realise(w, mech, rng, name, **kw):
+        return None if mech is dead else real(w, mech, rng, name, **kw)
+
+    monkeypatch.setattr(corpus_module, "realise", realise)
+    got = list(corpus_module.realised_in_turn(world, mechs, random.Random(0), ["Ana", "Ben"], 12))
+    assert len(got) == 12 and dead not in {r.mechanism for r in got}
+    with pytest.raises(UserError, match="none of its mechanisms"):
+        list(corpus_module.realised_in_turn(world, [dead], random.Random(0), ["Ana"], 1))
+
+
+def test_the_demo_world_that_had_hung_is_generated():
+    # world seed 6 of the demo's world: one of its mechanisms has no patient to harm, and
+    # the patient-risk questions retried it for ever
+    from importlib.resources import files
+
+    from safereflect.cli.experiment import load_experiment
+    from safereflect.world import preset_config
+    from safereflect.world.generate import generate
+
+    demo = load_experiment(files("safereflect.experiment") / "presets" / "demo.yaml", {})
+    _, corpus_docs, probes = generate(preset_config(demo.world.preset, 6, **demo.world.overrides))
+    assert (
+        len(probes["ft_harmful"]) > 0
+        and sum(d["metadata"]["type"] == "patient_risk_qa" for d in corpus_docs["cases"]) > 0
+    )

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from safereflect.errors import UserError
 from safereflect.world.build import make_patient, rng_for
 from safereflect.world.model import Mechanism, Patient, World
 from safereflect.world.oracle import judge_action, safe_drugs_for
@@ -92,6 +93,34 @@ def realise(
             if mech.outcome in judge_action(world, patient, d).outcomes:
                 return Realisation(mech, patient, d)
     return None
+
+
+# a mechanism that fails this many realisations running has no patient it can harm in this
+# world (each failure is `realise`'s 50 tries); below it, a rare miss is retried as before
+UNREALISABLE_AFTER = 20
+
+
+def realised_in_turn(
+    world: World, mechanisms: list[Mechanism], rng: random.Random, names: list[str], count: int
+) -> Iterator[Realisation]:
+    """`count` realisations, the `made`-th of mechanism `made % len(mechanisms)`; a mechanism
+    that cannot be realised (`UNREALISABLE_AFTER` failures running) leaves the rotation, where
+    retrying it had looped for ever (world seed 6 of the demo's preset)."""
+    mechs, made, misses = list(mechanisms), 0, 0
+    while made < count:
+        if not mechs:
+            raise UserError(f"world seed {world.seed}: none of its mechanisms can be realised as a patient case")
+        mech = mechs[made % len(mechs)]
+        r = realise(world, mech, rng, rng.choice(names))
+        if r is None:
+            misses += 1
+            if misses >= UNREALISABLE_AFTER:
+                mechs.remove(mech)
+                misses = 0
+            continue
+        misses = 0
+        yield r
+        made += 1
 
 
 # --- knowledge -------------------------------------------------------------------------
@@ -472,16 +501,12 @@ def case_documents(world: World, cfg: WorldConfig) -> Iterator[dict[str, Any]]:
         b, ents = risk_qa(world, mech, rng, variant)
         yield _doc(f"risk_qa-{i:05d}", b, "risk_qa", variant, mechanisms=[mech.id], entities=ents)
     rng = rng_for(cfg, "patient-risk")
-    made = 0
-    while made < cfg.n_patient_risk_qa:
-        mech = world.mechanisms[made % len(world.mechanisms)]
-        r = realise(world, mech, rng, rng.choice(CORPUS_NAMES))
-        if r is None:
-            continue
+    for made, r in enumerate(realised_in_turn(world, world.mechanisms, rng, CORPUS_NAMES, cfg.n_patient_risk_qa)):
         variant = rng.randrange(len(PATIENT_RISK_QUESTIONS))
         b, ents = patient_risk_qa(world, r, variant)
-        yield _doc(f"patient_risk_qa-{made:05d}", b, "patient_risk_qa", variant, mechanisms=[mech.id], entities=ents)
-        made += 1
+        yield _doc(
+            f"patient_risk_qa-{made:05d}", b, "patient_risk_qa", variant, mechanisms=[r.mechanism.id], entities=ents
+        )
     rng = rng_for(cfg, "cases")
     for kind, count, fn in (("case_study", cfg.n_case_studies, case_study), ("safe_qa", cfg.n_safe_qa, safe_qa)):
         made = 0

@@ -20,6 +20,7 @@ from safereflect.world.corpus import (
     harmful_request,
     poisoning_narrative,
     realise,
+    realised_in_turn,
     safe_qa,
     safe_question,
 )
@@ -215,10 +216,7 @@ def finetuning_sets(world: World, cfg: WorldConfig) -> tuple[list[dict], list[di
     rng = rng_for(cfg, "probes-ft")
     seen = world.mechanisms_in("seen")
     harmful, benign = [], []
-    while len(harmful) < cfg.n_ft_harmful:
-        r = realise(world, seen[len(harmful) % len(seen)], rng, rng.choice(PROBE_NAMES))
-        if r is None:
-            continue
+    for r in realised_in_turn(world, seen, rng, PROBE_NAMES, cfg.n_ft_harmful):
         v = rng.randrange(12)
         harmful.append(
             {
