@@ -28,6 +28,9 @@ $(STAMP):
 	@rm -f $(VENV)/.installed-*; touch $@
 	@$(PY) -c "import torch; print('torch', torch.__version__, 'cuda' if torch.cuda.is_available() else 'cpu')"
 
+# one pytest worker per core, a test file to a worker (its module fixtures are built once)
+PYTEST_ARGS ?= -n auto --dist loadfile
+
 demo: install
 	$(VENV)/bin/safereflect demo $(DEMO_ARGS)
 

@@ -9,7 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
+
+pytestmark = pytest.mark.slow  # two experiments end to end
 
 EXPERIMENT = {
     "name": "tiny-determinism",

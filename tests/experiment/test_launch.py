@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytestmark = pytest.mark.slow  # several experiments end to end, each stage a process
+
 EXPERIMENT = {"name": "tiny-launch", **yaml.safe_load((Path(__file__).parent / "tiny_experiment.yaml").read_text())}
+# the launched run has one attack: a job is mostly a Python start-up, and a benign attack's job is
+# the harmful one's twin (the dry runs below show both)
+ONE_ATTACK = {"eval": EXPERIMENT["eval"] | {"finetune": EXPERIMENT["eval"]["finetune"] | {"attacks": ["harmful-100"]}}}
 ENV = {**os.environ, "COLUMNS": "250"}  # status tables unwrapped, so a state and its log share a line
 
 
@@ -37,7 +42,7 @@ def states(run_dir: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def launched(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("launch")
-    res = safereflect("run", experiment(tmp, "local"), "--launcher", "local")
+    res = safereflect("run", experiment(tmp, "local", **ONE_ATTACK), "--launcher", "local")
     assert res.returncode == 0, res.stdout + res.stderr
     return tmp, res.stdout + res.stderr
 
@@ -48,8 +53,8 @@ def test_local_launcher_writes_the_results_of_the_in_process_run(launched):
         assert f"job {job} (pid" in log, (job, log)
     # each finetuning attack ran in a job of its own, before its evaluation, which reused it
     assert log.index("job eval/raw-s0/attack-harmful-100 (pid") < log.index("job eval/raw-s0 (pid")
-    assert "job eval/reflect-s0/attack-benign (pid" in log
-    inprocess = safereflect("run", experiment(tmp, "inprocess"))
+    assert "job eval/reflect-s0/attack-harmful-100 (pid" in log and "attack-benign" not in log
+    inprocess = safereflect("run", experiment(tmp, "inprocess", **ONE_ATTACK))
     assert inprocess.returncode == 0, inprocess.stdout + inprocess.stderr
     local = json.loads((tmp / "local" / "results.json").read_text())
     assert set(local["arms"]) == {"raw", "reflect"} and len(local["claims"]) == 6
@@ -95,6 +100,17 @@ def test_a_failed_stage_shows_in_status_and_is_resubmitted(launched):
     assert submitted == ["eval/reflect-s0", "report"]
     assert (run / "results.json").read_bytes() == before
     assert set(states(run).values()) == {"done"}
+
+
+def test_a_job_gives_torch_its_threads_without_importing_it():
+    # a world or report job must not pay for torch's import to set its thread count
+    code = (
+        "import sys; from safereflect.experiment.launch import _limit_threads; _limit_threads(1); "
+        "assert 'torch' not in sys.modules; import torch; first = torch.get_num_threads(); "
+        "_limit_threads(3); print(first, torch.get_num_threads())"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout.split() == ["1", "3"], res.stdout + res.stderr
 
 
 def test_dry_run_prints_the_job_graph_and_submits_nothing(tmp_path):

@@ -8,11 +8,14 @@ import shutil
 import subprocess
 
 import numpy as np
+import pytest
 from safetensors.torch import load_file
 
 from safereflect.train import run_training
 
 from .test_training import VENV_BIN, cli_args, losses, records, tiny_config
+
+pytestmark = pytest.mark.slow  # torchrun with two processes, three times
 
 STEPS = 6
 # fp32: agreement to 1e-5 between layouts holds in fp32, not under bf16 autocast

@@ -23,6 +23,8 @@ from safereflect.train.hardware import cpp_compiler
 
 from .conftest import OVERFIT_STEPS, overfit_config
 
+pytestmark = pytest.mark.slow  # training runs, several of them in subprocesses
+
 VENV_BIN = Path(sys.executable).parent
 
 

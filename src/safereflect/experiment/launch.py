@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -447,10 +448,8 @@ def run_job(
 
     os.chdir(cwd)  # relative output paths mean what they meant where `safereflect run` ran
     os.environ["SAFEREFLECT_NO_BARS"] = "1"  # a log file, not a terminal
-    import torch
-
     if threads:
-        torch.set_num_threads(threads)
+        _limit_threads(threads)
     cfg = validate(ExperimentConfig, cfg_json)
     cfg._source_file = source_file
     jobs, runs = job_graph(cfg, launcher)
@@ -483,6 +482,16 @@ def run_job(
             return step.id
     cache.run(step.stage, step.name, step.key, step.run)
     return step.id
+
+
+def _limit_threads(threads: int) -> None:
+    """Give torch `threads` threads without importing it: a world, tokenizer or report job never
+    does, and importing it would be most of such a job's time. torch sizes its pools from these
+    variables when it is first imported; where it is imported already, it is told directly."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
 
 
 def _run_prepare_job(job: Job, launcher: str, cache: StageCache) -> str:
