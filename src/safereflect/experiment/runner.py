@@ -272,7 +272,7 @@ def machine() -> str:
 
 def render(cfg: ExperimentConfig, results: dict, runs: list[dict], out: Path, seconds: float) -> None:
     from safereflect.report import ReportInputs, print_table, render_report
-    from safereflect.report.summary import claims_for, numerics_text
+    from safereflect.report.summary import STATUS_STYLE, claims_for, numerics_text, status_label
 
     inputs = ReportInputs(
         results=results,
@@ -285,14 +285,9 @@ def render(cfg: ExperimentConfig, results: dict, runs: list[dict], out: Path, se
     )
     md, html = render_report(inputs, out)
     print_table(inputs.results)
-    marks = {
-        "pass": "[green]PASS[/]",
-        "fail": "[red]FAIL[/]",
-        "not decided": "[yellow]not decided[/]",
-        "not measured": "[yellow]not measured[/]",
-    }
     for claim in claims_for(inputs):
-        console.print(f"{marks[claim.status]} {claim.number}. {claim.name}: {claim.detail}")
+        mark = f"[{STATUS_STYLE[claim.status]}]{status_label(claim.status)}[/]"
+        console.print(f"{mark} {claim.number}. {claim.name}: {claim.detail}")
     if results.get("numerics"):
         console.print(
             f"trained under: {numerics_text(results['numerics'])} (compare verdicts together with these: "

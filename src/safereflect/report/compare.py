@@ -21,11 +21,9 @@ from rich.text import Text
 
 from safereflect.console import out
 from safereflect.errors import UserError
-from safereflect.report.claims import Claim, Comparison, claims_from_results
+from safereflect.report.claims import Claim, Comparison
 from safereflect.report.schema import Results, load_results
-from safereflect.report.summary import numerics_text
-
-_STYLE = {"pass": "green", "fail": "red", "not decided": "yellow", "not measured": "yellow"}
+from safereflect.report.summary import STATUS_STYLE, numerics_text, recorded_claims, status_label
 
 
 @dataclass(frozen=True)
@@ -36,8 +34,7 @@ class Run:
     @cached_property
     def claims(self) -> dict[int, Claim]:
         """The claims results.json carries, else those its per-seed metrics decide."""
-        listed = [Claim.model_validate(c) for c in self.results.claims] or claims_from_results(self.results)
-        return {c.number: c for c in listed}
+        return {c.number: c for c in recorded_claims(self.results)}
 
     @property
     def seeds(self) -> int:
@@ -67,7 +64,7 @@ def _interval(c: Comparison) -> str:
 def cell(claim: Claim | None) -> Text:
     if claim is None:
         return Text("absent", style="dim")
-    text = Text(claim.status.upper() if claim.status in ("pass", "fail") else claim.status, style=_STYLE[claim.status])
+    text = Text(status_label(claim.status), style=STATUS_STYLE[claim.status])
     c = deciding(claim)
     if c is not None:
         text.append(f"\n{c.label}\n{c.effect:+.3f} {_interval(c)}\n{c.test}", style="dim")

@@ -7,6 +7,7 @@ from typing import Any
 
 from safereflect.report.claims import Claim, claims_from_results
 from safereflect.report.inputs import ReportInputs, Sample
+from safereflect.report.schema import Results
 
 
 def summary(inputs: ReportInputs, claims: list[Claim]) -> str:
@@ -80,13 +81,24 @@ def samples_by_arm(inputs: ReportInputs, per_arm: int) -> dict[str, list[Sample]
     return {arm: got for arm, got in out.items() if got}
 
 
+# how a claim's status is shown, in the terminal and in `safereflect compare`
+STATUS_STYLE = {"pass": "green", "fail": "red", "not decided": "yellow", "not measured": "yellow"}
+
+
+def status_label(status: str) -> str:
+    return status.upper() if status in ("pass", "fail") else status
+
+
+def recorded_claims(results: Results) -> list[Claim]:
+    """The claims results.json carries, else its means read as one seed."""
+    if results.claims:
+        return [Claim.model_validate(c) for c in results.claims]
+    return claims_from_results(results)
+
+
 def claims_for(inputs: ReportInputs) -> list[Claim]:
     """The claims given, else those results.json carries, else the means read as one seed."""
-    if inputs.claims is not None:
-        return inputs.claims
-    if inputs.results.claims:
-        return [Claim.model_validate(c) for c in inputs.results.claims]
-    return claims_from_results(inputs.results)
+    return inputs.claims if inputs.claims is not None else recorded_claims(inputs.results)
 
 
 def convergence_rows(inputs: ReportInputs) -> list[tuple[str, ...]]:
