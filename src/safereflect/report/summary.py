@@ -90,7 +90,8 @@ def status_label(status: str) -> str:
 
 
 def recorded_claims(results: Results) -> list[Claim]:
-    """The claims results.json carries, else its means read as one seed."""
+    """The claims results.json carries, else those its per-seed metrics decide (its means, read
+    as one seed, when it has none)."""
     if results.claims:
         return [Claim.model_validate(c) for c in results.claims]
     return claims_from_results(results)
