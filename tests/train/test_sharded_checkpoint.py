@@ -15,7 +15,7 @@ from safereflect.train import run_training
 
 from .test_training import VENV_BIN, cli_args, losses, records, tiny_config
 
-pytestmark = pytest.mark.slow  # torchrun with two processes, three times
+pytestmark = pytest.mark.slow  # two torchrun runs of two processes, and two single-process runs
 
 STEPS = 6
 # fp32: agreement to 1e-5 between layouts holds in fp32, not under bf16 autocast
