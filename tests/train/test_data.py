@@ -88,8 +88,8 @@ def test_resume_continues_at_saved_position(tokens_dir):
         first.next_step()
     saved = json.loads(json.dumps(first.position.as_dict()))  # as a checkpoint stores it
     resumed = loader(split, position=DataPosition(**saved))
-    for micro, n_targets in expected[steps - 10 :]:
-        got, got_n = resumed.next_step()
+    for micro, n_targets, _ in expected[steps - 10 :]:
+        got, got_n, _ = resumed.next_step()
         assert got_n == n_targets
         assert all(np.array_equal(x, y) for (x, _), (y, _) in zip(micro, got))
 
@@ -100,7 +100,8 @@ def test_processes_share_out_the_global_batch(masked_tokens_dir):
     ranks = [loader(split, global_batch_size=8, micro_batch_size=2, rank=r, world_size=2) for r in range(2)]
     assert single.grad_accum_steps == 4 and ranks[0].grad_accum_steps == 2
     for _ in range(3):
-        micro, n = single.next_step()
+        micro, n, weight = single.next_step()
+        assert weight == n  # unweighted: the total weight is the count
         parts = [r.next_step() for r in ranks]
         assert all(p[1] == n for p in parts)  # every process normalises by the global count
         joined = np.concatenate([x for p in parts for x, _ in p[0]])

@@ -59,6 +59,7 @@ class ExperimentConfig(StrictModel):
     train: dict[str, Any] = Field(
         default_factory=lambda: {"preset": "cpu-1m"}, description="training preset + overrides"
     )
+    arm_train: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-arm training overrides")
     eval: dict[str, Any] = Field(default_factory=dict, description="EvalConfig overrides for every arm")
     arm_eval: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-arm EvalConfig overrides")
     arm_policy: dict[str, ArmPolicy] = Field(
@@ -85,7 +86,9 @@ class ExperimentConfig(StrictModel):
             _real_text_suites_only(self.eval, "eval")
             for arm, overrides in self.arm_eval.items():
                 _real_text_suites_only(overrides, f"arm_eval.{arm}")
-        unknown = (set(self.arm_prepare) | set(self.arm_eval) | set(self.arm_policy)) - set(self.arms)
+        unknown = (set(self.arm_prepare) | set(self.arm_train) | set(self.arm_eval) | set(self.arm_policy)) - set(
+            self.arms
+        )
         if unknown:
             raise ValueError(f"per-arm overrides for arms not in `arms`: {', '.join(sorted(unknown))}")
         try:

@@ -87,10 +87,11 @@ def prepare_config(cfg: ExperimentConfig, v: Variant, seed: int, source: dict, o
 def train_config(cfg: ExperimentConfig, v: Variant, seed: int, data: Path, out: Path):
     from safereflect.train import resolve_train_config
 
-    overrides = _flatten({k: val for k, val in cfg.train.items() if k != "preset"})
+    own = merge_config(cfg.train, cfg.arm_train.get(v.arm, {}))
+    overrides = _flatten({k: val for k, val in own.items() if k != "preset"})
     overrides.update({"data": str(data), "out": str(out), "seed": seed})
     return resolve_train_config(
-        v.model or cfg.train.get("preset", "cpu-1m"),
+        v.model or own.get("preset", "cpu-1m"),
         overrides=overrides,
         source=f"{_where(cfg)}: train for arm {v.arm}",
     )

@@ -124,6 +124,12 @@ class TrainConfig(StrictModel):
     loss_chunk_tokens: int = Field(
         0, ge=0, description="tokens per chunk of the output-layer loss; 0: auto (at most 2^27 fp32 logits at once)"
     )
+    verdict_weight: float = Field(
+        1.0,
+        gt=0,
+        description="loss weight of every token that follows a reflection opener (the verdict word) against 1 for "
+        "every other token; the loss stays a weighted mean, and 1 is the plain language-modelling loss",
+    )
     parallel: Literal["ddp", "fsdp"] = Field("ddp", description="multi-process strategy under torchrun")
     log_every: int = Field(1, ge=1)
     eval_every: int = Field(0, ge=0, description="0: validate only at the end")
@@ -163,6 +169,8 @@ class TrainConfig(StrictModel):
         data named by its content, not its path, so a moved run directory still resumes."""
         values = self.model_dump(mode="json", exclude=set(OPERATIONAL_FIELDS))
         values["data"] = data_identity(self.data)
+        if values["verdict_weight"] == 1.0:  # the plain loss: runs from before the field keep their identity
+            del values["verdict_weight"]
         return values
 
     def identity_hash(self) -> str:

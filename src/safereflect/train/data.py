@@ -197,6 +197,11 @@ class ShardSplit:
             return len(windows) * (self.window_len - 1)
         return sum(int(np.count_nonzero(self.masks[f][span][1:])) for f, span in map(self._locate, map(int, windows)))
 
+    def count_after(self, windows: np.ndarray, token_id: int) -> int:
+        """How many counted targets of these windows follow `token_id` in the input."""
+        inputs, targets = self.batch(windows)
+        return int(np.count_nonzero((inputs == token_id) & (targets != IGNORE_INDEX)))
+
     def batch(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(inputs, targets), each [len(windows), seq_len]; targets are IGNORE_INDEX where masked."""
         rows = np.stack([self.window(int(w)) for w in windows])
@@ -279,12 +284,19 @@ class PackedLoader:
                 pos.epoch, pos.consumed = pos.epoch + 1, 0
         return np.concatenate(taken)
 
-    def next_step(self) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
-        """This process's micro-batches for the next step, and the step's target count over all
-        processes (the loss is summed per token and divided by it, so the gradient does not
-        depend on how the global batch is split)."""
+    def next_step(
+        self, weighted: tuple[int, float] | None = None
+    ) -> tuple[list[tuple[np.ndarray, np.ndarray]], int, float]:
+        """This process's micro-batches for the next step, the step's target count over all
+        processes, and their total loss weight (the loss is summed per token and divided by it,
+        so the gradient does not depend on how the global batch is split). `weighted`: (token
+        id, weight), the weight of every target that follows that token (1 for the rest)."""
         windows = self.next_windows()
         share = self.global_batch_size // self.world_size
         mine = windows[self.rank * share : (self.rank + 1) * share]
         micro = [self.split.batch(mine[i : i + self.micro_batch_size]) for i in range(0, share, self.micro_batch_size)]
-        return micro, self.split.count_targets(windows)
+        n = self.split.count_targets(windows)
+        if weighted is None:
+            return micro, n, float(n)
+        token_id, weight = weighted
+        return micro, n, n + (weight - 1.0) * self.split.count_after(windows, token_id)

@@ -39,6 +39,10 @@ def make_optimizer(model: torch.nn.Module, *, lr: float, weight_decay: float, be
     return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps, fused=True if fusable else None)
 
 
+def _weights(inputs: torch.Tensor, token_id: int, weight: float) -> torch.Tensor:
+    return torch.where(inputs == token_id, weight, 1.0)
+
+
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
@@ -53,10 +57,14 @@ def train_step(
     rt: Runtime,
     grad_clip: float | None,
     loss_chunk: int = 0,
+    weighted: tuple[int, float] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Accumulate gradients over `micro_batches` ((inputs, targets[, attention_mask]) on the
-    device), clip, step. Returns this process's summed loss and the gradient norm (tensors,
-    so the caller decides when to synchronise with the device)."""
+    device), clip, step. Returns this process's summed (unweighted) loss and the gradient norm
+    (tensors, so the caller decides when to synchronise with the device).
+
+    `weighted` (token id, weight) gives every target that follows that token in the input
+    `weight` instead of 1; `n_targets` is then the global batch's total weight."""
     # Data-parallel wrappers average gradients over processes; scaling by world_size turns
     # that average back into the sum over the global batch.
     scale = rt.world_size / max(n_targets, 1)
@@ -64,8 +72,10 @@ def train_step(
     for i, (inputs, targets, *mask) in enumerate(micro_batches):
         with no_grad_sync(model, sync=i == len(micro_batches) - 1):
             with rt.autocast():
-                loss = token_losses(model, inputs, targets, mask[0] if mask else None, chunk=loss_chunk).sum()
-            (loss * scale).backward()
+                losses = token_losses(model, inputs, targets, mask[0] if mask else None, chunk=loss_chunk)
+            loss = losses.sum()
+            objective = loss if weighted is None else (losses * _weights(inputs, *weighted)).sum()
+            (objective * scale).backward()
         loss_sum += loss.detach()
     grad_norm = None
     if grad_clip is not None:

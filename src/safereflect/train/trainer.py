@@ -20,6 +20,7 @@ import yaml
 from safereflect.console import console, progress
 from safereflect.errors import UserError
 from safereflect.jsonl import ensure_writable_dir
+from safereflect.reflection import DEFAULT_FORMAT
 from safereflect.stage import done_with, mark_done
 from safereflect.train.atomic import clean_leftovers
 from safereflect.train.checkpoint import (
@@ -107,6 +108,20 @@ def initial_weights(plan: RunPlan) -> dict[str, torch.Tensor]:
         return LlamaForCausalLM(plan.shape.llama_config()).state_dict()
 
 
+def verdict_weighting(weight: float, meta) -> tuple[int, float] | None:
+    """(reflection opener's token id, weight) for `verdict_weight`; None for the plain loss."""
+    if weight == 1.0:
+        return None
+    opener = DEFAULT_FORMAT.opener
+    if opener not in meta.special_tokens:
+        raise UserError(
+            f"verdict_weight is {weight:g} but the token shards in {meta.dir} have no reflection opener "
+            f"{opener!r} among their special tokens",
+            hint="verdict_weight is for arms prepared with reflections; leave it at 1 for the others",
+        )
+    return meta.special_tokens[opener], weight
+
+
 def enable_activation_checkpointing(model) -> None:
     """Recompute each decoder layer's activations in the backward pass instead of storing them."""
     # transformers 5 renamed gradient_checkpointing_enable; pyproject still allows 4.x.
@@ -150,6 +165,7 @@ def _train(plan: RunPlan, rt: Runtime, run_dir: Path, resume_from: Path | None) 
         )
     val_split = ShardSplit(meta, "val", cfg.seq_len) if cfg.val_tokens and (meta.dir / "val").is_dir() else None
     special_ids = set(meta.special_tokens.values()) | set(tokenizer.all_special_ids)
+    weighted = verdict_weighting(cfg.verdict_weight, meta)
     token_bytes = token_byte_lengths(tokenizer, plan.shape.vocab_size, special_ids)
 
     step, tokens_seen, position = 0, 0, DataPosition()
@@ -207,16 +223,17 @@ def _train(plan: RunPlan, rt: Runtime, run_dir: Path, resume_from: Path | None) 
         while step < cfg.max_steps:
             lr = lr_for(step)
             set_lr(optimizer, lr)
-            micro, n_targets = loader.next_step()
+            micro, n_targets, total_weight = loader.next_step(weighted)
             batches = [(torch.from_numpy(x).to(rt.device), torch.from_numpy(y).to(rt.device)) for x, y in micro]
             loss_sum, grad_norm = train_step(
                 model,
                 optimizer,
                 batches,
-                n_targets=n_targets,
+                n_targets=total_weight,
                 rt=rt,
                 grad_clip=cfg.grad_clip,
                 loss_chunk=cfg.loss_chunk_tokens,
+                weighted=weighted,
             )
             step += 1
             tokens_seen += cfg.tokens_per_step
