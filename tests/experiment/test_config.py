@@ -93,3 +93,20 @@ def test_stage_sections_are_validated_by_the_stages_own_models(tmp_path):
         tmp_path,
     )
     assert ok.interventions.reflect.segment_words == 30 and ok.tokenizer.path == str(tmp_path)
+
+
+def test_arm_train_overrides_one_arms_training_only(tmp_path):
+    c = cfg(
+        arms=["raw", "reflect"],
+        train={"preset": "tiny", "max_steps": 70},
+        arm_train={"reflect": {"verdict_weight": 5, "preset": "cpu-1m"}},
+    )
+    tcs = {v.arm: train_config(c, v, 0, tmp_path, tmp_path) for v in variants(c)}
+    assert (tcs["raw"].verdict_weight, tcs["raw"].preset, tcs["raw"].max_steps) == (1.0, "tiny", 70)
+    assert (tcs["reflect"].verdict_weight, tcs["reflect"].preset, tcs["reflect"].max_steps) == (5.0, "cpu-1m", 70)
+    with pytest.raises(UserError, match="arms not in `arms`: tag"):
+        cfg(arms=["raw"], arm_train={"tag": {}})
+    with pytest.raises(UserError, match="verdict_weight"):
+        train_config(
+            cfg(arms=["raw"], arm_train={"raw": {"verdict_weight": 0}}), variants(cfg())[0], 0, tmp_path, tmp_path
+        )

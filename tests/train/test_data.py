@@ -187,3 +187,20 @@ def test_a_truncated_shard_is_refused_by_name(tokens_dir, tmp_path):
         fh.truncate(shard.stat().st_size - 1)  # half a token
     with pytest.raises(UserError, match="00000.ds: .* not a whole number of 2-byte tokens"):
         split_of(copy)
+
+
+def test_a_weighted_step_counts_every_target_after_the_token_at_its_weight(masked_tokens_dir):
+    split = split_of(masked_tokens_dir)
+    opener = read_meta(find_tokens_dir(masked_tokens_dir)).special_tokens["<think>"]
+    single = loader(split, global_batch_size=8, micro_batch_size=2)
+    ranks = [loader(split, global_batch_size=8, micro_batch_size=2, rank=r, world_size=2) for r in range(2)]
+    seen = 0
+    for _ in range(split.n_windows // 8):
+        micro, n, weight = single.next_step((opener, 4.0))
+        inputs = np.concatenate([x for x, _ in micro])
+        targets = np.concatenate([y for _, y in micro])
+        after = int(((inputs == opener) & (targets != IGNORE_INDEX)).sum())
+        assert n == int((targets != IGNORE_INDEX).sum()) and weight == n + 3.0 * after
+        assert all(r.next_step((opener, 4.0))[1:] == (n, weight) for r in ranks)  # the global total everywhere
+        seen += after
+    assert seen > 0  # the fixture's corpus has reflections

@@ -49,3 +49,10 @@ def test_a_checkpoint_that_named_its_data_by_path_resumes_in_place(tmp_path):
     assert check_same_run(tmp_path / "run", cfg) == ckpt
     with pytest.raises(UserError, match="lr"):  # another run's checkpoints stay an error, naming the key
         check_same_run(tmp_path / "run", cfg.model_copy(update={"lr": cfg.lr * 2}))
+
+
+def test_the_plain_loss_keeps_the_identity_runs_had_before_verdict_weight(tmp_path):
+    plain = TrainConfig(data=tmp_path / "a", out=tmp_path / "run")
+    assert "verdict_weight" not in plain.identity()  # so earlier runs' keys and checkpoints still match
+    weighted = TrainConfig(data=tmp_path / "a", out=tmp_path / "run", verdict_weight=5)
+    assert weighted.identity()["verdict_weight"] == 5 and weighted.identity_hash() != plain.identity_hash()

@@ -55,3 +55,34 @@ def test_chunks_give_the_plain_losses_and_gradients(model, chunk):
 def test_automatic_chunks_hold_at_most_max_logits():
     assert chunk_tokens(49_152) * 49_152 <= MAX_LOGITS < (chunk_tokens(49_152) + 1) * 49_152
     assert chunk_tokens(49_152, requested=128) == 128
+
+
+def test_a_weighted_step_descends_the_weighted_mean_and_reports_the_plain_loss(model):
+    from safereflect.train.distributed import Runtime
+    from safereflect.train.step import train_step
+
+    g = torch.Generator().manual_seed(2)
+    inputs = torch.randint(0, 96, (2, 9), generator=g)
+    inputs[:, 3] = 5  # the weighted token, so targets at column 3 weigh 4
+    targets = torch.randint(0, 96, (2, 9), generator=g)
+    targets[1, 3] = IGNORE_INDEX  # an ignored target weighs nothing
+    weights = torch.ones(2, 9)
+    weights[0, 3] = 4.0
+    weights[1, 3] = 0.0
+    total = float(weights.sum())
+    model.zero_grad(set_to_none=True)
+    losses = token_losses(model, inputs, targets)
+    ((losses * weights).sum() / total).backward()
+    expected = {n: p.grad.clone() for n, p in model.named_parameters()}
+
+    class Capture(torch.optim.SGD):  # keeps the gradient train_step stepped with
+        def step(self, closure=None):
+            self.grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+
+    opt = Capture(model.parameters(), lr=0.0)
+    model.zero_grad(set_to_none=True)
+    rt = Runtime(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"), bf16=False)
+    loss_sum, _ = train_step(model, opt, [(inputs, targets)], n_targets=total, rt=rt, grad_clip=None, weighted=(5, 4.0))
+    torch.testing.assert_close(loss_sum, losses.detach().sum())  # what is logged: the unweighted loss
+    for name, grad in expected.items():
+        torch.testing.assert_close(opt.grads[name], grad, msg=name)

@@ -287,6 +287,23 @@ def test_tokenizer_larger_than_the_model_vocabulary_is_a_user_error(small_tokens
         run_training(tiny_config(copy, tmp_path / "run"))
 
 
+def test_verdict_weight_changes_the_run_and_needs_reflections(small_tokens_dir, tmp_path):
+    """Weighted, the same data and seed train other weights; the logged loss stays the plain mean."""
+    finals = {}
+    for weight in (1.0, 5.0):
+        run = tmp_path / f"w{weight:g}"
+        run_training(tiny_config(small_tokens_dir, run, max_steps=4, warmup_steps=1, verdict_weight=weight))
+        finals[weight] = load_file(run / "final" / "model.safetensors")
+        assert all(np.isfinite(v) for v in losses(run).values())
+    assert any(not torch.equal(finals[1.0][k], finals[5.0][k]) for k in finals[1.0])
+    copy = shutil.copytree(small_tokens_dir, tmp_path / "tokens")
+    meta = json.loads((copy / "meta.json").read_text())
+    del meta["special_tokens"]["<think>"]
+    (copy / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match="verdict_weight is 5 but the token shards in .* no reflection opener"):
+        run_training(tiny_config(copy, tmp_path / "run", verdict_weight=5))
+
+
 def test_out_of_gpu_memory_becomes_a_user_error(small_tokens_dir, tmp_path, monkeypatch):
     from safereflect.train import trainer
 
