@@ -288,7 +288,8 @@ def test_tokenizer_larger_than_the_model_vocabulary_is_a_user_error(small_tokens
 
 
 def test_verdict_weight_changes_the_run_and_needs_reflections(small_tokens_dir, tmp_path):
-    """Weighted, the same data and seed train other weights; the logged loss stays the plain mean."""
+    """Weighted, the same data and seed train other weights (that the logged loss stays the plain
+    mean is test_loss's weighted-step test)."""
     finals = {}
     for weight in (1.0, 5.0):
         run = tmp_path / f"w{weight:g}"

@@ -197,11 +197,6 @@ class ShardSplit:
             return len(windows) * (self.window_len - 1)
         return sum(int(np.count_nonzero(self.masks[f][span][1:])) for f, span in map(self._locate, map(int, windows)))
 
-    def count_after(self, windows: np.ndarray, token_id: int) -> int:
-        """How many counted targets of these windows follow `token_id` in the input."""
-        inputs, targets = self.batch(windows)
-        return int(np.count_nonzero((inputs == token_id) & (targets != IGNORE_INDEX)))
-
     def batch(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(inputs, targets), each [len(windows), seq_len]; targets are IGNORE_INDEX where masked."""
         rows = np.stack([self.window(int(w)) for w in windows])
@@ -299,4 +294,7 @@ class PackedLoader:
         if weighted is None:
             return micro, n, float(n)
         token_id, weight = weighted
-        return micro, n, n + (weight - 1.0) * self.split.count_after(windows, token_id)
+        # the total is over every process's windows; one process already holds them all
+        batches = micro if self.world_size == 1 else [self.split.batch(windows)]
+        after = sum(int(np.count_nonzero((x == token_id) & (y != IGNORE_INDEX))) for x, y in batches)
+        return micro, n, n + (weight - 1.0) * after
