@@ -2,9 +2,10 @@
 
 Stages show their own live bars (training: tokens/s, loss, ETA), and rich allows one live
 display at a time, so the experiment announces each stage with a line instead: its place
-in the whole run, the seed, the elapsed time and the time left. The ETA adds, for every
-stage still to come, the mean time of the stages of its kind that ran so far (a prior
-before any has), so it sharpens as the run goes.
+in the whole run, the seed, the elapsed time and the time left. Each is one line however
+narrow the terminal (rich writes a batch job's log 80 columns wide), so `grep` finds a stage
+whole. The ETA adds, for every stage still to come, the mean time of the stages of its kind
+that ran so far (a prior before any has), so it sharpens as the run goes.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ class StageProgress:
             self.done += 1
             console.print(
                 f"[bold cyan][{self.done}/{self.total}][/] seed {seed} ({self.seeds} in all) · {kind} {what} · "
-                f"{_clock(time.time() - self.start)} elapsed · eta ~{_clock(self.eta())}"
+                f"{_clock(time.time() - self.start)} elapsed · eta ~{_clock(self.eta())}",
+                soft_wrap=True,
             )
         began = time.time()
         yield
@@ -73,9 +75,10 @@ class StageProgress:
         if seconds >= SKIPPED_BELOW:
             self.observed.setdefault("pipeline", []).append(seconds)
         seen = self.observed.get("pipeline")
-        left = len(self.remaining) // 3
+        left = self.remaining.count("train")  # pipelines still to run
         per = sum(seen) / len(seen) if seen else sum(PRIOR_SECONDS[k] for k in ("prepare", "train", "eval"))
         console.print(
             f"[bold cyan][{self.done}/{self.total}][/] seed {seed} ({self.seeds} in all) · {what} done "
-            f"({workers} at once) · {_clock(time.time() - self.start)} elapsed · eta ~{_clock(left * per / workers)}"
+            f"({workers} at once) · {_clock(time.time() - self.start)} elapsed · eta ~{_clock(left * per / workers)}",
+            soft_wrap=True,
         )

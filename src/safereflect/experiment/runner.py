@@ -287,7 +287,7 @@ def render(cfg: ExperimentConfig, results: dict, runs: list[dict], out: Path, se
     print_table(inputs.results)
     for claim in claims_for(inputs):
         mark = f"[{STATUS_STYLE[claim.status]}]{status_label(claim.status)}[/]"
-        console.print(f"{mark} {claim.number}. {claim.name}: {claim.detail}")
+        console.print(f"{mark} {claim.number}. {claim.name}: {claim.detail}", soft_wrap=True)
     if results.get("numerics"):
         console.print(
             f"trained under: {numerics_text(results['numerics'])} (compare verdicts together with these: "
