@@ -56,3 +56,18 @@ def test_eta_follows_the_stages_observed_not_the_prior(monkeypatch):
     assert left.count("world") == 1
     expected = 30.0 * left.count("world") + sum(PRIOR_SECONDS[k] for k in left if k != "world")
     assert p.eta() == expected
+
+
+def test_a_parallel_pipeline_is_timed_from_its_start_not_its_submission(monkeypatch):
+    from safereflect.experiment import runner
+
+    clock = Clock()
+    monkeypatch.setattr(runner.time, "time", clock)
+
+    def pipeline(*args):
+        clock.now += 42.0  # runs 42 s, however long it queued before
+        return {"variant": args[0]}
+
+    monkeypatch.setattr(runner, "_pipeline", pipeline)
+    clock.now += 500.0  # queued behind the pipelines submitted before it
+    assert runner._timed_pipeline("raw") == ({"variant": "raw"}, 42.0)

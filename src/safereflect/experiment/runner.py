@@ -85,6 +85,14 @@ def _pipeline(
     }
 
 
+def _timed_pipeline(*args: Any) -> tuple[dict[str, Any], float]:
+    """`_pipeline` in a pool worker, with its own run time: timed from submission, a pipeline
+    would also count the time it waited for a free worker, and the ETA would grow with the
+    queue instead of shrinking."""
+    began = time.time()
+    return _pipeline(*args), time.time() - began
+
+
 def _worker(threads: int, parent: int) -> None:
     """A parallel pipeline's process: its share of the cores, and no live bars (several
     processes redrawing one terminal garble it; the parent prints a line per pipeline)."""
@@ -149,13 +157,13 @@ def run_experiment(cfg: ExperimentConfig, *, force: bool = False, parallel: int 
         with ProcessPoolExecutor(
             parallel, mp_context=get_context("spawn"), initializer=_worker, initargs=(threads, os.getpid())
         ) as pool:
-            began = {pool.submit(_pipeline, *a): (a[1], a[2], time.time()) for a in args}
+            submitted = {pool.submit(_timed_pipeline, *a): (a[1], a[2]) for a in args}
             finished = {}
-            for future in as_completed(began):
-                v, seed, t0 = began[future]
-                finished[future] = future.result()
-                tracker.pipeline_done(v.name(cfg), seed, time.time() - t0, parallel)
-            runs = [finished[f] for f in began]  # in job order, whatever order they finished in
+            for future in as_completed(submitted):
+                v, seed = submitted[future]
+                finished[future], seconds = future.result()
+                tracker.pipeline_done(v.name(cfg), seed, seconds, parallel)
+            runs = [finished[f] for f in submitted]  # in job order, whatever order they finished in
     else:
         runs = [_pipeline(*a, tracker=tracker) for a in args]
 
