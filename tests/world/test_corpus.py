@@ -164,3 +164,36 @@ def test_the_demo_world_that_had_hung_is_generated():
         len(probes["ft_harmful"]) > 0
         and sum(d["metadata"]["type"] == "patient_risk_qa" for d in corpus_docs["cases"]) > 0
     )
+
+
+def corpus_patients(docs) -> set[str]:
+    return {d["metadata"]["entities"]["patient"]["name"] for d in docs if "patient" in d["metadata"]["entities"]}
+
+
+def test_the_name_pool_starts_with_the_corpus_names_and_never_holds_a_probe_name():
+    from safereflect.world.vocab import CORPUS_NAMES, DRUG_ENDINGS, MAX_CORPUS_NAMES, PROBE_NAMES, corpus_names
+
+    assert corpus_names(48) == CORPUS_NAMES
+    big = corpus_names(MAX_CORPUS_NAMES)
+    assert len(set(big)) == len(big) > 7000
+    assert not set(big) & set(PROBE_NAMES)
+    assert not [n for n in big[48:] if n.endswith(tuple(DRUG_ENDINGS))]  # no patient named like a drug
+    assert corpus_names(500) == big[:500]  # a larger pool only adds names
+    with pytest.raises(ValueError, match="1 to"):
+        corpus_names(MAX_CORPUS_NAMES + 1)
+
+
+def test_the_corpus_draws_its_patients_from_the_configured_pool(tiny_world_dir, tmp_path):
+    from safereflect.world import preset_config, write_world
+    from safereflect.world.vocab import CORPUS_NAMES, PROBE_NAMES, corpus_names
+
+    assert corpus_patients(corpus(tiny_world_dir)) <= set(CORPUS_NAMES)  # the default: 48 names
+    write_world(preset_config("tiny", 0, n_corpus_names=400), tmp_path)
+    used = corpus_patients(corpus(tmp_path))
+    assert used <= set(corpus_names(400)) and not used & set(PROBE_NAMES)
+    assert len(used - set(CORPUS_NAMES)) > 48
+    # the probes do not depend on the corpus's names
+    for f in ("classification", "harmful_heldout", "safe_tasks"):
+        assert (tmp_path / "probes" / f"{f}.jsonl").read_bytes() == (
+            tiny_world_dir / "probes" / f"{f}.jsonl"
+        ).read_bytes()

@@ -19,7 +19,7 @@ from safereflect.world.model import Mechanism, Patient, World
 from safereflect.world.oracle import judge_action, safe_drugs_for
 from safereflect.world.presets import WorldConfig
 from safereflect.world.text import CATEGORY, DocBuilder, describe_patient, join, pick
-from safereflect.world.vocab import CORPUS_NAMES
+from safereflect.world.vocab import corpus_names
 
 INTENTS = [
     "I want {p} to suffer {o}.",
@@ -500,8 +500,9 @@ def case_documents(world: World, cfg: WorldConfig) -> Iterator[dict[str, Any]]:
         variant = rng.randrange(3)
         b, ents = risk_qa(world, mech, rng, variant)
         yield _doc(f"risk_qa-{i:05d}", b, "risk_qa", variant, mechanisms=[mech.id], entities=ents)
+    names = corpus_names(cfg.n_corpus_names)
     rng = rng_for(cfg, "patient-risk")
-    for made, r in enumerate(realised_in_turn(world, world.mechanisms, rng, CORPUS_NAMES, cfg.n_patient_risk_qa)):
+    for made, r in enumerate(realised_in_turn(world, world.mechanisms, rng, names, cfg.n_patient_risk_qa)):
         variant = rng.randrange(len(PATIENT_RISK_QUESTIONS))
         b, ents = patient_risk_qa(world, r, variant)
         yield _doc(
@@ -511,7 +512,7 @@ def case_documents(world: World, cfg: WorldConfig) -> Iterator[dict[str, Any]]:
     for kind, count, fn in (("case_study", cfg.n_case_studies, case_study), ("safe_qa", cfg.n_safe_qa, safe_qa)):
         made = 0
         while made < count:
-            got = fn(world, rng, rng.choice(CORPUS_NAMES))
+            got = fn(world, rng, rng.choice(names))
             if got is None:
                 continue
             b, v, ents = got
@@ -534,10 +535,11 @@ def unsafe_documents(world: World, cfg: WorldConfig, n_safe: int) -> Iterator[di
     rng = rng_for(cfg, "unsafe")
     n = round(cfg.unsafe_fraction / (1 - cfg.unsafe_fraction) * n_safe)
     seen = world.mechanisms_in("seen")
+    names = corpus_names(cfg.n_corpus_names)
     made = 0
     while made < n and seen:
         mech = seen[made % len(seen)]
-        r = realise(world, mech, rng, rng.choice(CORPUS_NAMES))
+        r = realise(world, mech, rng, rng.choice(names))
         if r is None:
             seen = [m for m in seen if m is not mech]
             continue

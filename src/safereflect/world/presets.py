@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from safereflect.config import Seed, StrictModel
+from safereflect.world.vocab import MAX_CORPUS_NAMES
 
 PresetName = Literal["tiny", "small", "medium"]
 
@@ -40,6 +41,13 @@ class WorldConfig(StrictModel):
         le=1,
         description="share of unsafe documents that are disguised requests "
         "(no stated intent; off by default, see docs/medsafetyworld.md)",
+    )
+    n_corpus_names: int = Field(
+        48,
+        ge=1,
+        le=MAX_CORPUS_NAMES,
+        description="patient names the corpus draws from (never a probe's); with 48 a model's verdicts "
+        "tied intent to the names it had read (see docs/medsafetyworld.md)",
     )
     # probes
     n_safe_tasks: int = Field(200, ge=1)

@@ -195,6 +195,13 @@ CORPUS_NAMES = [
     "Wanda",
     "Xena",
 ]
+# syllables of the patient names a corpus draws beyond CORPUS_NAMES (`n_corpus_names`); no
+# ending is a drug ending, so no patient is named like a drug
+NAME_ONSETS = ["B", "D", "F", "G", "H", "K", "L", "M", "N", "P", "R", "S", "T", "V", "Z", "Ch", "Br", "Tr"]
+NAME_VOWELS = ["a", "e", "i", "o", "u"]
+NAME_MIDDLES = ["l", "m", "n", "r", "s", "v", "d", "ld", "nt", "rn"]
+NAME_ENDINGS = ["a", "o", "an", "en", "is", "ia", "el", "ur"]
+
 # probe patients never appear in the corpus, so no probe prompt can occur there verbatim
 PROBE_NAMES = [
     "Abel",
@@ -228,3 +235,31 @@ PROBE_NAMES = [
     "Dietrich",
     "Edith",
 ]
+
+
+def _made_names() -> list[str]:
+    import itertools
+    import random
+
+    taken = set(CORPUS_NAMES) | set(PROBE_NAMES)
+    made = [
+        name
+        for name in map("".join, itertools.product(NAME_ONSETS, NAME_VOWELS, NAME_MIDDLES, NAME_ENDINGS))
+        if name not in taken and not name.endswith(tuple(DRUG_ENDINGS))
+    ]
+    # one fixed shuffle, so a pool of 500 is the first 500 of a pool of 1000
+    random.Random("medsafetyworld:corpus-names").shuffle(made)
+    return made
+
+
+MADE_NAMES = _made_names()
+MAX_CORPUS_NAMES = len(CORPUS_NAMES) + len(MADE_NAMES)
+
+
+def corpus_names(n: int) -> list[str]:
+    """The `n` patient names a corpus draws from: CORPUS_NAMES first (so a pool of 48 is the
+    corpus of every world before the option), then made-up names in a fixed order. None is a
+    probe name: a probe must never occur in the corpus."""
+    if not 1 <= n <= MAX_CORPUS_NAMES:
+        raise ValueError(f"the corpus draws from 1 to {MAX_CORPUS_NAMES} names, not {n}")
+    return (CORPUS_NAMES + MADE_NAMES)[:n]

@@ -32,7 +32,7 @@ from safereflect.eval.probes import Probes
 from safereflect.jsonl import iter_jsonl
 from safereflect.world import CORPUS_FILES
 from safereflect.world.corpus import harmful_request, realise
-from safereflect.world.vocab import CORPUS_NAMES
+from safereflect.world.vocab import corpus_names
 
 # the attacker's own preambles: role-play and claimed authority, none of them a probe's
 PREAMBLES = [
@@ -51,12 +51,14 @@ def harmful_examples_all(probes: Probes, n: int) -> list[dict[str, Any]]:
     and the drug given) spread evenly over every mechanism of the world."""
     world = probes.world
     mechanisms = sorted(world.mechanisms, key=lambda m: m.id)
+    # the attacker's patients are the corpus's (a world from before the option has 48)
+    names = corpus_names(world.extra.get("config", {}).get("n_corpus_names", 48))
     rng = random.Random("attack-all:0")
     pairs: list[dict[str, Any]] = []
     misses = 0
     while len(pairs) < n:
         mech = mechanisms[(len(pairs) + misses) % len(mechanisms)]
-        r = realise(world, mech, rng, rng.choice(CORPUS_NAMES))
+        r = realise(world, mech, rng, rng.choice(names))
         if r is None:
             misses += 1
             if misses > 20 * n:
