@@ -170,17 +170,40 @@ def corpus_patients(docs) -> set[str]:
     return {d["metadata"]["entities"]["patient"]["name"] for d in docs if "patient" in d["metadata"]["entities"]}
 
 
-def test_the_name_pool_starts_with_the_corpus_names_and_never_holds_a_probe_name():
-    from safereflect.world.vocab import CORPUS_NAMES, DRUG_ENDINGS, MAX_CORPUS_NAMES, PROBE_NAMES, corpus_names
+@pytest.mark.parametrize("style", ["made", "real"])
+def test_the_name_pool_starts_with_the_corpus_names_and_never_holds_a_probe_name(style):
+    from safereflect.world.vocab import CORPUS_NAMES, DRUG_ENDINGS, NAME_POOLS, PROBE_NAMES, _world_words, corpus_names
 
-    assert corpus_names(48) == CORPUS_NAMES
-    big = corpus_names(MAX_CORPUS_NAMES)
+    size = len(CORPUS_NAMES) + len(NAME_POOLS[style])
+    assert corpus_names(48, style) == CORPUS_NAMES
+    big = corpus_names(size, style)
     assert len(set(big)) == len(big) > 7000
     assert not set(big) & set(PROBE_NAMES)
     assert not [n for n in big[48:] if n.endswith(tuple(DRUG_ENDINGS))]  # no patient named like a drug
-    assert corpus_names(500) == big[:500]  # a larger pool only adds names
+    assert not {n.lower() for n in big} & _world_words()  # nor like a condition or an effect
+    assert corpus_names(500, style) == big[:500]  # a larger pool only adds names
     with pytest.raises(ValueError, match="1 to"):
-        corpus_names(MAX_CORPUS_NAMES + 1)
+        corpus_names(size + 1, style)
+
+
+def test_the_real_name_pool_is_peoples_first_names():
+    from safereflect.world.vocab import MADE_NAMES, REAL_NAMES
+
+    assert {"Steven", "Dorothea", "Michel"} <= set(REAL_NAMES)
+    # names of every length and shape, unlike the made pool's two syllables
+    assert {len(n) for n in REAL_NAMES} == set(range(3, 11)) and len(set(REAL_NAMES) & set(MADE_NAMES)) < 300
+
+
+def test_a_name_pool_too_small_for_the_config_is_one_clear_error():
+    from safereflect.errors import UserError
+    from safereflect.world import preset_config
+    from safereflect.world.vocab import CORPUS_NAMES, MADE_NAMES
+
+    limit = len(CORPUS_NAMES) + len(MADE_NAMES)
+    preset_config("tiny", 0, n_corpus_names=limit + 1, corpus_name_style="real")
+    with pytest.raises(UserError, match=f"'made' pool holds {limit} names") as err:
+        preset_config("tiny", 0, n_corpus_names=limit + 1)
+    assert "n_corpus_names" in str(err.value) and "Traceback" not in str(err.value)
 
 
 def test_the_corpus_draws_its_patients_from_the_configured_pool(tiny_world_dir, tmp_path):
@@ -192,6 +215,9 @@ def test_the_corpus_draws_its_patients_from_the_configured_pool(tiny_world_dir, 
     used = corpus_patients(corpus(tmp_path))
     assert used <= set(corpus_names(400)) and not used & set(PROBE_NAMES)
     assert len(used - set(CORPUS_NAMES)) > 48
+    write_world(preset_config("tiny", 0, n_corpus_names=400, corpus_name_style="real"), tmp_path / "real")
+    real = corpus_patients(corpus(tmp_path / "real"))
+    assert real <= set(corpus_names(400, "real")) and len(real - set(corpus_names(400))) > 48
     # the probes do not depend on the corpus's names
     for f in ("classification", "harmful_heldout", "safe_tasks"):
         assert (tmp_path / "probes" / f"{f}.jsonl").read_bytes() == (

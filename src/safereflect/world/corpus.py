@@ -500,7 +500,7 @@ def case_documents(world: World, cfg: WorldConfig) -> Iterator[dict[str, Any]]:
         variant = rng.randrange(3)
         b, ents = risk_qa(world, mech, rng, variant)
         yield _doc(f"risk_qa-{i:05d}", b, "risk_qa", variant, mechanisms=[mech.id], entities=ents)
-    names = corpus_names(cfg.n_corpus_names)
+    names = corpus_names(cfg.n_corpus_names, cfg.corpus_name_style)
     rng = rng_for(cfg, "patient-risk")
     for made, r in enumerate(realised_in_turn(world, world.mechanisms, rng, names, cfg.n_patient_risk_qa)):
         variant = rng.randrange(len(PATIENT_RISK_QUESTIONS))
@@ -535,7 +535,7 @@ def unsafe_documents(world: World, cfg: WorldConfig, n_safe: int) -> Iterator[di
     rng = rng_for(cfg, "unsafe")
     n = round(cfg.unsafe_fraction / (1 - cfg.unsafe_fraction) * n_safe)
     seen = world.mechanisms_in("seen")
-    names = corpus_names(cfg.n_corpus_names)
+    names = corpus_names(cfg.n_corpus_names, cfg.corpus_name_style)
     made = 0
     while made < n and seen:
         mech = seen[made % len(seen)]

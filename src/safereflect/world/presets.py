@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from safereflect.config import Seed, StrictModel
-from safereflect.world.vocab import MAX_CORPUS_NAMES
+from safereflect.world.vocab import CORPUS_NAMES, MAX_CORPUS_NAMES, NAME_POOLS
 
 PresetName = Literal["tiny", "small", "medium"]
 
@@ -49,6 +49,10 @@ class WorldConfig(StrictModel):
         description="patient names the corpus draws from (never a probe's); with 48 a model's verdicts "
         "tied intent to the names it had read (see docs/medsafetyworld.md)",
     )
+    corpus_name_style: Literal["made", "real"] = Field(
+        "made",
+        description="the names beyond the first 48: 'made' (syllables) or 'real' (people's first names)",
+    )
     # probes
     n_safe_tasks: int = Field(200, ge=1)
     n_harmful_per_split: int = Field(60, ge=1, description="harmful requests per split, each in every attack framing")
@@ -59,6 +63,15 @@ class WorldConfig(StrictModel):
         0, ge=0, description="words of the harmful answer to prefill; 0 = its whole first sentence"
     )
     many_shot: int = Field(3, ge=1, le=16)
+
+    @model_validator(mode="after")
+    def _name_pool_fits(self) -> WorldConfig:
+        limit = len(CORPUS_NAMES) + len(NAME_POOLS[self.corpus_name_style])
+        if self.n_corpus_names > limit:
+            raise ValueError(
+                f"n_corpus_names: the {self.corpus_name_style!r} pool holds {limit} names, not {self.n_corpus_names}"
+            )
+        return self
 
 
 PRESETS: dict[str, dict] = {

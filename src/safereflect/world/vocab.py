@@ -237,6 +237,16 @@ PROBE_NAMES = [
 ]
 
 
+def _world_words() -> set[str]:
+    """Every word of the world's effects, outcomes and conditions, lower-cased: no patient is
+    named like one."""
+    import re
+
+    texts = [*EFFECTS, *OUTCOMES, *CONDITIONS, *INTERACTION_OUTCOMES]
+    texts += [t for pair in EFFECTS.values() for t in pair] + list(OUTCOMES.values())
+    return {w.lower() for t in texts for w in re.findall(r"[A-Za-z]+", str(t))}
+
+
 def _made_names() -> list[str]:
     import itertools
     import random
@@ -252,14 +262,35 @@ def _made_names() -> list[str]:
     return made
 
 
+def _real_names() -> list[str]:
+    """People's first names (data/first_names.txt) in one fixed order: never a probe's, a
+    drug's ending or a word of the world."""
+    import random
+    from importlib.resources import files
+
+    text = files("safereflect.world").joinpath("data/first_names.txt").read_text(encoding="utf-8")
+    taken = set(CORPUS_NAMES) | set(PROBE_NAMES) | {w.capitalize() for w in _world_words()}
+    names = sorted(
+        {n for n in text.splitlines() if n and not n.startswith("#")} - taken,
+    )
+    names = [n for n in names if not n.endswith(tuple(DRUG_ENDINGS))]
+    random.Random("medsafetyworld:corpus-names:real").shuffle(names)
+    return names
+
+
 MADE_NAMES = _made_names()
-MAX_CORPUS_NAMES = len(CORPUS_NAMES) + len(MADE_NAMES)
+# first names of people (data/first_names.txt), the shapes of real text's names
+REAL_NAMES = _real_names()
+NAME_POOLS = {"made": MADE_NAMES, "real": REAL_NAMES}
+MAX_CORPUS_NAMES = len(CORPUS_NAMES) + max(map(len, NAME_POOLS.values()))
 
 
-def corpus_names(n: int) -> list[str]:
+def corpus_names(n: int, style: str = "made") -> list[str]:
     """The `n` patient names a corpus draws from: CORPUS_NAMES first (so a pool of 48 is the
-    corpus of every world before the option), then made-up names in a fixed order. None is a
-    probe name: a probe must never occur in the corpus."""
-    if not 1 <= n <= MAX_CORPUS_NAMES:
-        raise ValueError(f"the corpus draws from 1 to {MAX_CORPUS_NAMES} names, not {n}")
-    return (CORPUS_NAMES + MADE_NAMES)[:n]
+    corpus of every world before the option), then names of `style` in a fixed order: "made"
+    (syllables, the first pool) or "real" (people's first names). None is a probe name: a probe
+    must never occur in the corpus."""
+    pool = CORPUS_NAMES + NAME_POOLS[style]
+    if not 1 <= n <= len(pool):
+        raise ValueError(f"the corpus draws from 1 to {len(pool)} {style} names, not {n}")
+    return pool[:n]

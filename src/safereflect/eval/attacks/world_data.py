@@ -52,7 +52,8 @@ def harmful_examples_all(probes: Probes, n: int) -> list[dict[str, Any]]:
     world = probes.world
     mechanisms = sorted(world.mechanisms, key=lambda m: m.id)
     # the attacker's patients are the corpus's (a world from before the option has 48)
-    names = corpus_names(world.extra.get("config", {}).get("n_corpus_names", 48))
+    cfg = world.extra.get("config", {})
+    names = corpus_names(cfg.get("n_corpus_names", 48), cfg.get("corpus_name_style", "made"))
     rng = random.Random("attack-all:0")
     pairs: list[dict[str, Any]] = []
     misses = 0
