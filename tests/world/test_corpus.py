@@ -172,11 +172,12 @@ def corpus_patients(docs) -> set[str]:
 
 @pytest.mark.parametrize("style", ["made", "real"])
 def test_the_name_pool_starts_with_the_corpus_names_and_never_holds_a_probe_name(style):
-    from safereflect.world.vocab import CORPUS_NAMES, DRUG_ENDINGS, NAME_POOLS, PROBE_NAMES, _world_words, corpus_names
+    from safereflect.world.vocab import CORPUS_NAMES, DRUG_ENDINGS, PROBE_NAMES, _world_words, corpus_names, name_pool
 
-    size = len(CORPUS_NAMES) + len(NAME_POOLS[style])
+    big = name_pool(style)
+    size = len(big)
     assert corpus_names(48, style) == CORPUS_NAMES
-    big = corpus_names(size, style)
+    assert corpus_names(size, style) == big
     assert len(set(big)) == len(big) > 7000
     assert not set(big) & set(PROBE_NAMES)
     assert not [n for n in big[48:] if n.endswith(tuple(DRUG_ENDINGS))]  # no patient named like a drug
@@ -187,19 +188,20 @@ def test_the_name_pool_starts_with_the_corpus_names_and_never_holds_a_probe_name
 
 
 def test_the_real_name_pool_is_peoples_first_names():
-    from safereflect.world.vocab import MADE_NAMES, REAL_NAMES
+    from safereflect.world.vocab import name_pool
 
-    assert {"Steven", "Dorothea", "Michel"} <= set(REAL_NAMES)
+    real, made = name_pool("real")[48:], name_pool("made")[48:]
+    assert {"Steven", "Dorothea", "Michel"} <= set(real)
     # names of every length and shape, unlike the made pool's two syllables
-    assert {len(n) for n in REAL_NAMES} == set(range(3, 11)) and len(set(REAL_NAMES) & set(MADE_NAMES)) < 300
+    assert {len(n) for n in real} == set(range(3, 11)) and len(set(real) & set(made)) < 300
 
 
 def test_a_name_pool_too_small_for_the_config_is_one_clear_error():
     from safereflect.errors import UserError
     from safereflect.world import preset_config
-    from safereflect.world.vocab import CORPUS_NAMES, MADE_NAMES
+    from safereflect.world.vocab import name_pool
 
-    limit = len(CORPUS_NAMES) + len(MADE_NAMES)
+    limit = len(name_pool("made"))
     preset_config("tiny", 0, n_corpus_names=limit + 1, corpus_name_style="real")
     with pytest.raises(UserError, match=f"'made' pool holds {limit} names") as err:
         preset_config("tiny", 0, n_corpus_names=limit + 1)

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from safereflect.config import Seed, StrictModel
-from safereflect.world.vocab import CORPUS_NAMES, MAX_CORPUS_NAMES, NAME_POOLS
+from safereflect.world.vocab import name_pool
 
 PresetName = Literal["tiny", "small", "medium"]
 
@@ -45,7 +45,6 @@ class WorldConfig(StrictModel):
     n_corpus_names: int = Field(
         48,
         ge=1,
-        le=MAX_CORPUS_NAMES,
         description="patient names the corpus draws from (never a probe's); with 48 a model's verdicts "
         "tied intent to the names it had read (see docs/medsafetyworld.md)",
     )
@@ -66,7 +65,7 @@ class WorldConfig(StrictModel):
 
     @model_validator(mode="after")
     def _name_pool_fits(self) -> WorldConfig:
-        limit = len(CORPUS_NAMES) + len(NAME_POOLS[self.corpus_name_style])
+        limit = len(name_pool(self.corpus_name_style))
         if self.n_corpus_names > limit:
             raise ValueError(
                 f"n_corpus_names: the {self.corpus_name_style!r} pool holds {limit} names, not {self.n_corpus_names}"

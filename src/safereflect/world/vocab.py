@@ -8,6 +8,12 @@ another, which is what makes safety depend on the patient.
 
 from __future__ import annotations
 
+import functools
+import itertools
+import random
+import re
+from importlib.resources import files
+
 # id -> (what a drug does, what the change is called)
 EFFECTS: dict[str, tuple[str, str]] = {
     "lower_bp": ("lowers blood pressure", "lowering blood pressure"),
@@ -240,17 +246,13 @@ PROBE_NAMES = [
 def _world_words() -> set[str]:
     """Every word of the world's effects, outcomes and conditions, lower-cased: no patient is
     named like one."""
-    import re
-
     texts = [*EFFECTS, *OUTCOMES, *CONDITIONS, *INTERACTION_OUTCOMES]
     texts += [t for pair in EFFECTS.values() for t in pair] + list(OUTCOMES.values())
     return {w.lower() for t in texts for w in re.findall(r"[A-Za-z]+", str(t))}
 
 
-def _made_names() -> list[str]:
-    import itertools
-    import random
-
+@functools.cache
+def _made_names() -> tuple[str, ...]:
     taken = set(CORPUS_NAMES) | set(PROBE_NAMES)
     made = [
         name
@@ -259,38 +261,37 @@ def _made_names() -> list[str]:
     ]
     # one fixed shuffle, so a pool of 500 is the first 500 of a pool of 1000
     random.Random("medsafetyworld:corpus-names").shuffle(made)
-    return made
+    return tuple(made)
 
 
-def _real_names() -> list[str]:
-    """People's first names (data/first_names.txt) in one fixed order: never a probe's, a
-    drug's ending or a word of the world."""
-    import random
-    from importlib.resources import files
-
+@functools.cache
+def _real_names() -> tuple[str, ...]:
+    """People's first names (data/first_names.txt), the shapes of real text's names, in one
+    fixed order: never a probe's, a drug's ending or a word of the world."""
     text = files("safereflect.world").joinpath("data/first_names.txt").read_text(encoding="utf-8")
     taken = set(CORPUS_NAMES) | set(PROBE_NAMES) | {w.capitalize() for w in _world_words()}
     names = sorted(
-        {n for n in text.splitlines() if n and not n.startswith("#")} - taken,
+        n for n in set(text.splitlines()) - taken if n and not n.startswith("#") and not n.endswith(tuple(DRUG_ENDINGS))
     )
-    names = [n for n in names if not n.endswith(tuple(DRUG_ENDINGS))]
     random.Random("medsafetyworld:corpus-names:real").shuffle(names)
-    return names
+    return tuple(names)
 
 
-MADE_NAMES = _made_names()
-# first names of people (data/first_names.txt), the shapes of real text's names
-REAL_NAMES = _real_names()
-NAME_POOLS = {"made": MADE_NAMES, "real": REAL_NAMES}
-MAX_CORPUS_NAMES = len(CORPUS_NAMES) + max(map(len, NAME_POOLS.values()))
+# the names beyond CORPUS_NAMES, by `corpus_name_style`; read when a world asks for them
+_NAME_POOLS = {"made": _made_names, "real": _real_names}
 
 
-def corpus_names(n: int, style: str = "made") -> list[str]:
-    """The `n` patient names a corpus draws from: CORPUS_NAMES first (so a pool of 48 is the
+def name_pool(style: str = "made") -> list[str]:
+    """Every name a corpus of `style` can draw from: CORPUS_NAMES (so a pool of 48 is the
     corpus of every world before the option), then names of `style` in a fixed order: "made"
     (syllables, the first pool) or "real" (people's first names). None is a probe name: a probe
     must never occur in the corpus."""
-    pool = CORPUS_NAMES + NAME_POOLS[style]
+    return CORPUS_NAMES + list(_NAME_POOLS[style]())
+
+
+def corpus_names(n: int, style: str = "made") -> list[str]:
+    """The first `n` names of the `style` pool (`name_pool`): a larger pool only adds names."""
+    pool = name_pool(style)
     if not 1 <= n <= len(pool):
         raise ValueError(f"the corpus draws from 1 to {len(pool)} {style} names, not {n}")
     return pool[:n]

@@ -210,11 +210,12 @@ def test_the_untrained_reading_ablation_writes_the_same_text_and_trains_no_verdi
     assert [p["loss"] for p in request] == [p["loss"] for p in trained_h[0]["parts"] if p["text"] != safe]
 
 
-def test_the_attackers_patients_come_from_the_worlds_name_pool(tmp_path):
+@pytest.mark.parametrize("style", ["made", "real"])
+def test_the_attackers_patients_come_from_the_worlds_name_pool(tmp_path, style):
     from safereflect.eval.attacks.world_data import harmful_examples_all
     from safereflect.world import preset_config, write_world
     from safereflect.world.vocab import CORPUS_NAMES, corpus_names
 
-    write_world(preset_config("tiny", 0, n_corpus_names=400), tmp_path)
+    write_world(preset_config("tiny", 0, n_corpus_names=400, corpus_name_style=style), tmp_path)
     names = {e["patient"]["name"] for e in harmful_examples_all(Probes(tmp_path), 60)}
-    assert names <= set(corpus_names(400)) and names - set(CORPUS_NAMES)
+    assert names <= set(corpus_names(400, style)) and names - set(CORPUS_NAMES)
