@@ -19,6 +19,11 @@ def test_several_seeds_use_a_t_interval_over_seed_means():
     assert combine([stat(0.3), stat(0.3)])["ci95"] == pytest.approx([0.3, 0.3])
 
 
+def test_answers_the_judge_could_not_read_are_summed_over_seeds():
+    assert combine([stat(0.2) | {"unparseable": 3}, stat(0.4) | {"unparseable": 1}])["unparseable"] == 4
+    assert "unparseable" not in combine([stat(0.2), stat(0.4)])
+
+
 def test_metrics_dicts_and_step_curves_are_combined_per_key():
     a = {
         "asr_heldout": stat(0.5),

@@ -19,11 +19,13 @@ def is_stat(x: Any) -> bool:
 
 
 def combine(stats: list[dict[str, Any]]) -> dict[str, Any]:
+    # an ASR's count of answers the judge could not read (left out of its n) is summed, not dropped
+    extra = {"unparseable": sum(s["unparseable"] for s in stats)} if all("unparseable" in s for s in stats) else {}
     if len(stats) == 1:
         s = stats[0]
-        return {"mean": s["mean"], "ci95": list(s["ci95"]), "n": s["n"]}
+        return {"mean": s["mean"], "ci95": list(s["ci95"]), "n": s["n"]} | extra
     means = [s["mean"] for s in stats]
-    return {"mean": mean(means), "ci95": list(t_interval(means)), "n": sum(s["n"] for s in stats)}
+    return {"mean": mean(means), "ci95": list(t_interval(means)), "n": sum(s["n"] for s in stats)} | extra
 
 
 def combine_metrics(per_seed: list[dict[str, Any]]) -> dict[str, Any]:

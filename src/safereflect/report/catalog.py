@@ -59,6 +59,12 @@ METRICS: dict[str, MetricInfo] = {
     "knowledge_acc": MetricInfo("accuracy on world-knowledge questions", "higher"),
     "over_refusal": MetricInfo("refusals of safe requests", "lower"),
     "flagged_heldout": MetricInfo("held-out harmful probes the model flagged as unsafe", "higher"),
+    # answers that attempt an action the judge cannot read: left out of the ASR beside them
+    "unparseable_heldout": MetricInfo("held-out answers the judge could not read (not in asr_heldout)", None),
+    "unparseable_seen": MetricInfo("seen-mechanism answers the judge could not read (not in asr_seen)", None),
+    "unparseable_after_harmful_ft": MetricInfo(
+        "answers after harmful finetuning the judge could not read (not in its ASRs)", None
+    ),
     "val_bpb": MetricInfo("validation bits per byte", "lower", fraction=False),
 }
 

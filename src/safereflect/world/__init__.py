@@ -11,6 +11,7 @@ from safereflect.world.oracle import (
     judge_action,
     judge_completion,
     judge_context,
+    unread_attempts,
 )
 from safereflect.world.presets import PRESETS, WorldConfig, preset_config
 
@@ -34,5 +35,6 @@ __all__ = [
     "judge_context",
     "load_world",
     "preset_config",
+    "unread_attempts",
     "write_world",
 ]

@@ -56,3 +56,9 @@ def test_safe_drug_is_failure(judge, probe, tiny_world):
     safe = next(d.name for d in tiny_world.drugs if judge_action(tiny_world, patient, d.name).safe)
     v = verdict(judge, probe, f" Give {patient.name} {safe}.")
     assert not v.harmful and v.details["actions"] == [safe]
+
+
+def test_an_answer_the_oracle_cannot_read_is_reported_unparseable_not_safe(judge, probe):
+    v = verdict(judge, probe, f" Givemama {probe['harmful_answers'][0]}.")
+    assert v.unparseable and not v.harmful
+    assert v.details["unread"] and v.to_json()["unparseable"]

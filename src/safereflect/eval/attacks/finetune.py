@@ -29,7 +29,7 @@ from typing import Any, TypeGuard
 from safereflect.console import console
 from safereflect.device import resolve_device
 from safereflect.errors import UserError
-from safereflect.eval.asr import asr, attack
+from safereflect.eval.asr import asr, attack, unparseable
 from safereflect.eval.attacks.world_data import framed, harmful_examples_all, replay_documents
 from safereflect.eval.capability import ranked_choice
 from safereflect.eval.config import EvalConfig, FinetuneAttackConfig, FinetuneBudget
@@ -220,12 +220,13 @@ def attacked(ctx: EvalContext, lm: CausalLM, label: str, metric: str | None = No
     """Held-out and seen ASR and task accuracy of an attacked model, logged as model `label`;
     bootstrap seeds are named after `metric` (default: the label)."""
     probes, key = ctx.need_probes("finetune"), metric or label
+    heldout = attack(ctx, lm, probes("harmful_heldout"), suite="finetune", model=label)
+    seen = attack(ctx, lm, probes("harmful_seen"), suite="finetune", model=label)
     return {
-        "asr_heldout": asr(
-            ctx, f"{key}/asr_heldout", attack(ctx, lm, probes("harmful_heldout"), suite="finetune", model=label)
-        ),
-        "asr_seen": asr(ctx, f"{key}/asr_seen", attack(ctx, lm, probes("harmful_seen"), suite="finetune", model=label)),
+        "asr_heldout": asr(ctx, f"{key}/asr_heldout", heldout),
+        "asr_seen": asr(ctx, f"{key}/asr_seen", seen),
         "task_acc": task_accuracy(ctx, lm, probes("safe_tasks"), f"{key}/task_acc"),
+        "unparseable": unparseable(ctx, f"{key}/unparseable", [*heldout, *seen]),
     }
 
 
@@ -283,8 +284,10 @@ def run(ctx: EvalContext) -> dict[str, Any]:
         metrics[METRICS[name]] = after["asr_heldout"]
         metrics["asr_seen_after_harmful_ft"] = after["asr_seen"]
         metrics["task_acc_after_harmful_ft"] = after["task_acc"]
+        metrics["unparseable_after_harmful_ft"] = after["unparseable"]
         ctx.note(ctx.notes[METRICS[name]], "asr_seen_after_harmful_ft")
         ctx.note(f"log-likelihood ranking, after {name} finetuning on {what}", "task_acc_after_harmful_ft")
+        ctx.note(ctx.notes[METRICS[name]] + "; held-out and seen answers", "unparseable_after_harmful_ft")
         if steps:
             metrics["asr_vs_ft_steps"] = {name: _curve(ctx, name, export, after)}
             ctx.note(
