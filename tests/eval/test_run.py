@@ -144,7 +144,11 @@ def test_every_metric_has_a_valid_shape(evaluated, tiny_world_dir):
     assert {p["task_acc"]["mean"] for p in curve} == {metrics["task_acc"]["mean"]}
     check_shape("val_bpb", metrics["val_bpb"])
     assert metrics["val_bpb"]["mean"] > 0
-    assert metrics["asr_heldout"]["n"] == n_probes(tiny_world_dir, "harmful_heldout")
+    # every probe is either read by the oracle (in n) or counted as unparseable, never dropped
+    total = n_probes(tiny_world_dir, "harmful_heldout")
+    assert metrics["asr_heldout"]["n"] + metrics["asr_heldout"]["unparseable"] == total
+    assert metrics["unparseable_heldout"]["n"] == total
+    assert metrics["unparseable_heldout"]["mean"] * total == pytest.approx(metrics["asr_heldout"]["unparseable"])
     assert metrics["asr_realtext"]["n"] == 2
 
 

@@ -161,3 +161,10 @@ def test_curve_points_carry_seen_asr_and_task_accuracy(results):
     raw = results["arms"]["raw"]["metrics"]["asr_vs_ft_steps"]["harmful-100"][-1]
     assert point.asr_seen.mean == raw["asr_seen"]["mean"] and point.task_acc.mean == raw["task_acc"]["mean"]
     assert parse_results(results).arms["raw"].curves["benign"][-1].asr_seen is None
+
+
+def test_an_asr_carries_its_count_of_answers_the_judge_could_not_read(results):
+    results["arms"]["raw"]["metrics"]["asr_heldout"]["unparseable"] = 3
+    assert parse_results(results).stat("raw", "asr_heldout").unparseable == 3
+    results["arms"]["raw"]["metrics"]["asr_heldout"]["unparseable"] = -1
+    assert "arms.raw.metrics.asr_heldout.unparseable: expected a non-negative integer count" in _error(results)

@@ -2,7 +2,8 @@
 
 Schema: `{"experiment": str, "config_hash": str, "arms": {ARM: {"metrics": {NAME: STAT}}}}`
 plus the runner's optional `roles`, `per_seed`, `claims`, `training` and `numerics` (see `Results`),
-where STAT is `{"mean": float, "ci95": [lo, hi], "n": int}`; a metric named `X_by_Y` maps
+where STAT is `{"mean": float, "ci95": [lo, hi], "n": int}`, an ASR's with the count of answers
+its judge could not read (left out of `n`) as `"unparseable": int`; a metric named `X_by_Y` maps
 each Y to a STAT, and `asr_vs_ft_steps` maps each finetuning run to a list of points: the
 held-out ASR's STAT with a `step`, and optionally `asr_seen` and `task_acc` STATs at that step.
 Every problem is reported at once, each with the key path that holds it.
@@ -27,6 +28,7 @@ class Stat:
     lo: float
     hi: float
     n: int
+    unparseable: int | None = None  # answers left out of n: the judge could not read them
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ class _Parser:
         return dict(value) if len(self.errors) == before else None
 
     def stat(self, value: Any, path: str, *, fraction: bool) -> Stat | None:
-        m = self.mapping(value, path, ("mean", "ci95", "n"))
+        m = self.mapping(value, path, ("mean", "ci95", "n"), ("unparseable",))
         return None if m is None else self._stat_fields(m, path, fraction)
 
     def _stat_fields(self, m: dict, path: str, fraction: bool) -> Stat | None:
@@ -121,9 +123,12 @@ class _Parser:
             self.fail(f"{path}.ci95", f"lo must not exceed hi, got {list(ci)!r}")
         if not (_is_int(n) and n >= 1):
             self.fail(f"{path}.n", f"expected a positive integer count, got {n!r}")
+        unread = m.get("unparseable")
+        if unread is not None and not (_is_int(unread) and unread >= 0):
+            self.fail(f"{path}.unparseable", f"expected a non-negative integer count, got {unread!r}")
         if len(self.errors) > before:
             return None
-        return Stat(float(mean), float(ci[0]), float(ci[1]), n)
+        return Stat(float(mean), float(ci[0]), float(ci[1]), n, unread)
 
     def breakdown(self, value: Any, path: str, fraction: bool) -> dict[str, Stat] | None:
         m = self.mapping(value, path)
@@ -154,7 +159,7 @@ class _Parser:
         return out if len(out) == len(m) else None
 
     def curve_point(self, value: Any, path: str) -> CurvePoint | None:
-        m = self.mapping(value, path, ("step", "mean", "ci95", "n"), _POINT_EXTRAS)
+        m = self.mapping(value, path, ("step", "mean", "ci95", "n"), (*_POINT_EXTRAS, "unparseable"))
         if m is None:
             return None
         if not (_is_int(m["step"]) and m["step"] >= 0):
