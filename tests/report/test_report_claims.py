@@ -192,3 +192,13 @@ def test_claim_five_is_not_read_from_an_attack_that_lowers_harm_on_the_arm_it_te
     assert c5.status == "not decided" and "reflect 0.080 -> 0.020" in c5.detail and "format" in c5.detail
     _set(data, "reflect", "asr_heldout_after_harmful_ft", [0.08, 0.09, 0.07])  # harm held where it was
     assert check_claims(data, roles(data))[4].status == "pass"
+
+
+def test_claim_five_shows_how_many_answers_after_the_attack_could_not_be_read():
+    data = per_seed()
+    assert "unparseable" not in check_claims(data, roles(data))[4].detail  # not measured: not claimed
+    for arm, share in (("raw", 0.1), ("filter", 0.2), ("reflect", 0.3)):
+        _set(data, arm, "unparseable_after_harmful_ft", [share] * 3)
+    c5 = check_claims(data, roles(data))[4]
+    assert c5.status == "pass"  # reported beside the verdict, which reads the answers it could
+    assert "unparseable after the attack (left out): raw 0.100, filter 0.200, reflect 0.300" in c5.detail
