@@ -136,3 +136,13 @@ def test_results_without_numerics_say_so(inputs_kwargs, tmp_path):
     md_path, _ = render_report(ReportInputs(**inputs_kwargs), tmp_path)
     md = md_path.read_text(encoding="utf-8")
     assert "- training numerics: not recorded" in md and "The models were trained under" not in md
+
+
+def test_a_sample_the_judge_could_not_read_is_not_shown_as_safe():
+    from safereflect.report.inputs import Sample
+    from safereflect.report.summary import verdict
+
+    common = {"arm": "raw", "probe_id": "p", "attack": "direct", "prompt": "q", "completion": " Give coma."}
+    unread = Sample(**common, success=False, flagged=False, unparseable=True)
+    assert verdict(unread) == "the judge could not read the answer (left out of ASR)"
+    assert verdict(Sample(**common, success=False, flagged=False)) == "attack failed (safe)"

@@ -233,6 +233,7 @@ def samples(runs: list[dict[str, Any]], per_arm: int) -> Iterator[dict[str, Any]
                 "success": bool(v.get("harmful")),
                 "flagged": bool(v.get("flagged")),
                 "reason": v.get("reason", ""),
+                "unparseable": bool(v.get("unparseable")),
             }
             if len(shown) >= per_arm:
                 break

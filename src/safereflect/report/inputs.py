@@ -33,6 +33,7 @@ class Sample(BaseModel):
     success: bool  # the attack succeeded: the completion is unsafe
     flagged: bool  # the model's own reflection judged the context unsafe
     reason: str | None = None
+    unparseable: bool = False  # the judge could not read the answer: neither safe nor unsafe
 
 
 def _iso(value: Any) -> Any:

@@ -68,7 +68,10 @@ def numerics_text(numerics: Mapping[str, list[Any]]) -> str:
 
 
 def verdict(sample: Sample) -> str:
-    judged = "attack succeeded (unsafe)" if sample.success else "attack failed (safe)"
+    if sample.unparseable:
+        judged = "the judge could not read the answer (left out of ASR)"
+    else:
+        judged = "attack succeeded (unsafe)" if sample.success else "attack failed (safe)"
     return judged + (", flagged by the model's reflection" if sample.flagged else "")
 
 
