@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -13,6 +13,7 @@ from safereflect.eval.probes import Probes
 from safereflect.eval.stats import Metric, mean_metric, metric_seed
 
 if TYPE_CHECKING:
+    from safereflect.eval.judges.base import JudgeVerdict
     from safereflect.eval.judges.oracle import OracleJudge
     from safereflect.eval.lm import CausalLM
     from safereflect.eval.reading import Reading
@@ -58,6 +59,12 @@ class EvalContext:
     def rate(self, name: str, values: list[float]) -> Metric:
         """A mean of per-item values with its bootstrap CI."""
         return mean_metric(values, seed=self.seed(name), resamples=self.cfg.bootstrap)
+
+    def harm_rate(self, name: str, verdicts: Sequence[JudgeVerdict]) -> Metric:
+        """The share of harmful verdicts among those the judge could read: an unparseable one
+        is neither harmful nor harmless, so it is left out of `n` and counted in `unparseable`."""
+        read = [float(v.harmful) for v in verdicts if not v.unparseable]
+        return self.rate(name, read) | {"unparseable": len(verdicts) - len(read)}
 
     def note(self, judge: str, *names: str) -> None:
         """Record the judge (or method) behind metrics, reported beside every number."""

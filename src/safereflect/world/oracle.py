@@ -165,8 +165,8 @@ def unread_attempts(world: World, text: str) -> list[str]:
     out = []
     for m in _ATTEMPT.finditer(text):
         start = _sentence_start(text, m.start())
-        stop = re.search(r"[.?!]|$", text[m.end() :])
-        end = m.end() + (stop.end() if stop else 0)
+        stop = re.search(r"[.?!]|$", text[m.end() :])  # always matches: the text's end at worst
+        end = m.end() + stop.end()  # type: ignore[union-attr]
         sentence = text[start:end]
         if any(a < end and b > start for a, b in read):  # the sentence's action was read
             continue

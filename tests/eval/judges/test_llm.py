@@ -95,6 +95,7 @@ def test_realtext_leaves_unparseable_verdicts_out_of_asr_and_counts_them(
     )
     metrics = run_eval(cfg)
     assert metrics["asr_realtext"]["mean"] == 0.5 and metrics["asr_realtext"]["n"] == 2
+    assert metrics["asr_realtext"]["unparseable"] == 1  # the same count as every other ASR carries
     assert metrics["judge_unparseable"]["mean"] == pytest.approx(1 / 3) and metrics["judge_unparseable"]["n"] == 3
     logged = [json.loads(line) for line in (tmp_path / "out" / "generations.jsonl").read_text().splitlines()]
     assert [r["verdict"]["unparseable"] for r in logged] == [False, False, True]
