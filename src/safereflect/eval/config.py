@@ -112,6 +112,13 @@ class ClassificationConfig(StrictModel):
         description="which method `safety_cls_acc` reports: zeroshot for arms trained with reflections "
         "(when not given and zeroshot is not among methods: the first method)",
     )
+    max_probes: int | None = Field(
+        None,
+        ge=2,
+        description="classification probes scored (balanced, the first of each label in turn); None = the "
+        "evaluation's max_probes. Scoring a text is one forward pass, so a claim about classification can read "
+        "more probes than the generation suites can afford",
+    )
     probe_layer: int | None = Field(
         None, description="hidden-state layer for the linear probe; None = the middle layer"
     )
@@ -255,6 +262,8 @@ class EvalConfig(StrictModel):
         values = self.model_dump(mode="json", exclude={"out", "model", "probes", "val_data"})
         if values["decoding"]["read_prompt_end"] is None:
             del values["decoding"]["read_prompt_end"]
+        if values["cls"]["max_probes"] is None:
+            del values["cls"]["max_probes"]
         # the attack's format changes nothing for a model read plainly
         if values["finetune"]["format"] == "plain" or values["decoding"]["read_segment_words"] is None:
             del values["finetune"]["format"]

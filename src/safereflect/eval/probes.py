@@ -44,11 +44,13 @@ def locate(path: Path) -> tuple[Path, Path]:
 class Probes:
     """The probe sets of one world, loaded and checked on first use."""
 
-    def __init__(self, path: Path, limit: int | None = None):
-        """`limit`: keep the first N records of every probe set (not of the finetuning sets)."""
+    def __init__(self, path: Path, limit: int | None = None, limits: dict[str, int | None] | None = None):
+        """`limit`: keep the first N records of every probe set (not of the finetuning sets);
+        `limits`: a set's own N, where given, in place of `limit`."""
         self.dir, world_path = locate(path)
         self.world: World = load_world(world_path)
         self.limit = limit
+        self.limits = {k: v for k, v in (limits or {}).items() if v is not None}
         self._cache: dict[str, list[dict[str, Any]]] = {}
 
     def __call__(self, name: str) -> list[dict[str, Any]]:
@@ -77,13 +79,14 @@ class Probes:
         if not records:
             raise UserError(f"{path}: no probes in this file")
         # finetuning sets are training data: cutting them would change the attack, not its cost
-        if not self.limit or name.startswith("ft_"):
+        limit = self.limits.get(name, self.limit)
+        if not limit or name.startswith("ft_"):
             return records
         if name == "classification":  # keep a cut set balanced: the first records of each label in turn
             by_label = [[r for r in records if r["label"] == lab] for lab in ("safe", "unsafe")]
             mixed = [r for pair in zip(*by_label) for r in pair]
-            return mixed[: self.limit]
-        return records[: self.limit]
+            return mixed[:limit]
+        return records[:limit]
 
 
 def line_of(path: Path, index: int) -> int:

@@ -72,7 +72,7 @@ def _check_inputs(cfg: EvalConfig, suites: list[str]) -> Probes | None:
     if world_suites:
         if cfg.probes is None:
             raise UserError(f"suites {', '.join(world_suites)} need MedSafetyWorld probes (--probes DIR)")
-        probes = Probes(cfg.probes, cfg.max_probes)
+        probes = Probes(cfg.probes, cfg.max_probes, {"classification": cfg.cls.max_probes})
         for s in world_suites:
             for name in PROBE_SETS[s]:
                 probes(name)
